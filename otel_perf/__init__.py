@@ -1,0 +1,65 @@
+"""otel-perf: cost, latency and failure metrics for AI media pipelines, from OpenTelemetry spans.
+
+>>> import otel_perf
+>>> handle = otel_perf.configure(service_name="media-api")          # doctest: +SKIP
+>>> with otel_perf.track_generation("generate_image", model="flux") as op:  # doctest: +SKIP
+...     op.set_usage(images=4)
+"""
+
+from otel_perf.attributes import (
+    API_ERROR_TYPES,
+    GENERATION_OPERATIONS,
+    RENDER_FAILURE_REASONS,
+    RENDER_TYPES,
+)
+from otel_perf.classify import classify_error, classify_status
+from otel_perf.exposition import make_asgi_app, make_wsgi_app
+from otel_perf.pricing import Estimate, PriceTable, Usage, normalize_model
+from otel_perf.processor import PerformanceSpanProcessor
+from otel_perf.redact import scrub
+from otel_perf.setup import OtelPerf, RecordUnsampledSampler, configure
+from otel_perf.stats import ErrorPerformanceStats, reset_stats, stats
+from otel_perf.thresholds import DEFAULT_THRESHOLDS, error_rate, is_slow
+from otel_perf.tracking import (
+    OperationHandle,
+    current_operation,
+    track_api_call,
+    track_generation,
+    track_render,
+)
+from otel_perf.version import __version__
+
+PERFORMANCE_THRESHOLDS = DEFAULT_THRESHOLDS  # the TRACK-008 name
+
+__all__ = [
+    "API_ERROR_TYPES",
+    "DEFAULT_THRESHOLDS",
+    "GENERATION_OPERATIONS",
+    "PERFORMANCE_THRESHOLDS",
+    "RENDER_FAILURE_REASONS",
+    "RENDER_TYPES",
+    "ErrorPerformanceStats",
+    "Estimate",
+    "OperationHandle",
+    "OtelPerf",
+    "PerformanceSpanProcessor",
+    "PriceTable",
+    "RecordUnsampledSampler",
+    "Usage",
+    "__version__",
+    "classify_error",
+    "classify_status",
+    "configure",
+    "current_operation",
+    "error_rate",
+    "is_slow",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "normalize_model",
+    "reset_stats",
+    "scrub",
+    "stats",
+    "track_api_call",
+    "track_generation",
+    "track_render",
+]

@@ -1,0 +1,117 @@
+"""Span attribute names and the closed value sets that may become metric labels.
+
+GenAI and HTTP semantic-convention names are used where they exist; everything the
+conventions lack lives under ``otel_perf.*``. Values that end up on metric labels come
+from the closed sets below, never from free text.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- OpenTelemetry semantic conventions -------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_SYSTEM: Final = "gen_ai.system"  # deprecated predecessor of gen_ai.provider.name
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+ERROR_TYPE: Final = "error.type"
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+HTTP_ROUTE: Final = "http.route"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+
+# --- otel_perf namespace ------------------------------------------------------------------
+OPERATION: Final = "otel_perf.operation"  # the metric `operation` label; marks our spans
+OUTCOME: Final = "otel_perf.outcome"  # "cancelled" when the block was cancelled
+COST_USD: Final = "otel_perf.cost.usd"
+COST_SOURCE: Final = "otel_perf.cost.source"
+RENDER_ID: Final = "otel_perf.render.id"
+RENDER_TEMPLATE_ID: Final = "otel_perf.render.template_id"
+RENDER_TYPE: Final = "otel_perf.render.type"
+RENDER_WIDTH: Final = "otel_perf.render.width"
+RENDER_HEIGHT: Final = "otel_perf.render.height"
+RETRY_ATTEMPT: Final = "otel_perf.retry.attempt"
+QUEUE_WAIT_S: Final = "otel_perf.queue.wait_s"
+PROJECT: Final = "otel_perf.project"
+REQUEST_ID: Final = "otel_perf.request.id"
+USAGE_IMAGES: Final = "otel_perf.usage.images"
+USAGE_IMAGE_SIZE: Final = "otel_perf.usage.image_size"
+USAGE_IMAGE_QUALITY: Final = "otel_perf.usage.image_quality"
+USAGE_VIDEOS: Final = "otel_perf.usage.videos"
+USAGE_VIDEO_SECONDS: Final = "otel_perf.usage.video_seconds"
+USAGE_AUDIO_SECONDS: Final = "otel_perf.usage.audio_seconds"
+USAGE_CHARACTERS: Final = "otel_perf.usage.characters"
+
+# --- Cost sources -------------------------------------------------------------------------
+COST_SOURCE_PROVIDER: Final = "provider"
+COST_SOURCE_ESTIMATED: Final = "estimated"
+COST_SOURCE_UNPRICED: Final = "unpriced"
+COST_SOURCES: Final = frozenset({COST_SOURCE_PROVIDER, COST_SOURCE_ESTIMATED, COST_SOURCE_UNPRICED})
+
+# --- Operations ---------------------------------------------------------------------------
+GENERATION_OPERATIONS: Final = (
+    "generate_image",
+    "generate_video",
+    "generate_speech",
+    "generate_music",
+    "generate_sound_effect",
+)
+#: render_type argument -> operation label
+RENDER_OPERATIONS: Final = {
+    "still": "render_still",
+    "video": "render_video",
+    "batch": "render_batch",
+    "timeline_export": "export_timeline",
+}
+RENDER_TYPES: Final = tuple(RENDER_OPERATIONS)
+API_OPERATION: Final = "api_call"
+#: GenAI semantic-convention operation names, accepted from spans other libraries make.
+SEMCONV_GENAI_OPERATIONS: Final = (
+    "chat",
+    "text_completion",
+    "generate_content",
+    "embeddings",
+    "create_agent",
+    "invoke_agent",
+    "execute_tool",
+)
+#: Label for GenAI spans whose operation name is outside every known set.
+OTHER_OPERATION: Final = "other"
+
+OUTPUT_TYPES: Final = {
+    "generate_image": "image",
+    "generate_video": "video",
+    "generate_speech": "speech",
+    "generate_music": "audio",
+    "generate_sound_effect": "audio",
+}
+
+# --- Error types --------------------------------------------------------------------------
+RENDER_FAILURE_REASONS: Final = (
+    "timeout",
+    "memory_exceeded",
+    "invalid_composition",
+    "missing_asset",
+    "codec_error",
+    "unknown",
+)
+API_ERROR_TYPES: Final = (
+    "rate_limit",
+    "authentication",
+    "timeout",
+    "safety_block",
+    "server_error",
+    "client_error",
+    "network",
+    "unknown",
+)
+#: Every value `error.type` can take on a span we create.
+ERROR_TYPES: Final = tuple(dict.fromkeys(API_ERROR_TYPES + RENDER_FAILURE_REASONS))
+
+HTTP_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)

@@ -1,0 +1,361 @@
+"""Settings: arguments, then ``OTEL_PERF_*`` / ``OTEL_*`` environment variables, then defaults.
+
+An invalid *argument* raises ``ValueError`` naming the setting and what it accepts. An
+invalid *environment value* is logged and the default is used, so a typo in a deployment
+never takes the service down.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from otel_perf.attributes import (
+    API_OPERATION,
+    GENERATION_OPERATIONS,
+    RENDER_OPERATIONS,
+    SEMCONV_GENAI_OPERATIONS,
+)
+from otel_perf.metrics import DEFAULT_CARDINALITY_LIMIT
+from otel_perf.pricing import PriceTable
+from otel_perf.thresholds import DEFAULT_THRESHOLDS
+
+logger = logging.getLogger("otel_perf")
+
+BUILTIN_OPERATIONS: Final = (*GENERATION_OPERATIONS, *RENDER_OPERATIONS.values(), API_OPERATION)
+OTLP_PROTOCOLS: Final = ("grpc", "http/protobuf")
+_OPERATION_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off"})
+
+#: Every environment variable otel-perf reads, with what it sets (rendered in the README).
+ENVIRONMENT: Final = {
+    "OTEL_PERF_ENABLED": "Kill switch: `false` makes configure() a no-op; `true` turns on the "
+    "opentelemetry-instrument hook.",
+    "OTEL_SERVICE_NAME": "service.name resource attribute (standard OpenTelemetry).",
+    "OTEL_PERF_PROMETHEUS_HOST": "Address of the embedded /metrics server (default 127.0.0.1).",
+    "OTEL_PERF_PROMETHEUS_PORT": "Port of the embedded /metrics server (default 9464; `off` disables it).",
+    "OTEL_PERF_THRESHOLDS": "Slow thresholds in seconds, e.g. `render_still=8,api_call=2`.",
+    "OTEL_PERF_TEMPLATE_THRESHOLDS": "Per-template render thresholds, e.g. `tpl_hero=12`.",
+    "OTEL_PERF_PRICING_FILE": "TOML price table merged over the bundled one.",
+    "OTEL_PERF_CARDINALITY_LIMIT": "Label sets per metric before folding into `__overflow__` (default 2000).",
+    "OTEL_PERF_EXTRA_OPERATIONS": "Extra operation names, comma-separated, e.g. `upscale_image`.",
+    "OTEL_PERF_RECORD_UNSAMPLED": "`true` (default): spans dropped by the sampler are still recorded for metrics.",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "Export spans over OTLP to this endpoint (standard; off when unset).",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "Traces-only OTLP endpoint (standard; wins over the one above).",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "`http/protobuf` (default) or `grpc` (standard).",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective, validated settings. Build with :meth:`resolve`."""
+
+    enabled: bool = True
+    service_name: str | None = None
+    prometheus_host: str = "127.0.0.1"
+    prometheus_port: int | None = 9464
+    thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    template_thresholds: Mapping[str, float] = field(default_factory=dict)
+    pricing: PriceTable = field(default_factory=PriceTable.bundled)
+    cardinality_limit: int = DEFAULT_CARDINALITY_LIMIT
+    extra_operations: tuple[str, ...] = ()
+    record_unsampled: bool = True
+    otlp_endpoint: str | None = None
+    otlp_protocol: str = "http/protobuf"
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """Every operation label this configuration accepts."""
+        return (*BUILTIN_OPERATIONS, *self.extra_operations)
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str] | None = None, **arguments: Any) -> Settings:
+        """Settings from ``arguments`` (``None`` = not given), then ``env``, then defaults."""
+        env = os.environ if env is None else env
+        unknown = set(arguments) - set(_RESOLVERS)
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        # extra_operations first: thresholds are validated against the operation set.
+        for name in ("extra_operations", *(n for n in _RESOLVERS if n != "extra_operations")):
+            resolver = _RESOLVERS[name]
+            values[name] = resolver(arguments.get(name, _UNSET), env, values)
+        return cls(**values)
+
+
+# --- Parsing and validation -----------------------------------------------------------------
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value is not None and value.strip() != "" else None
+
+
+def _from_env(env: Mapping[str, str], name: str, parse: Callable[[str], Any], default: Any) -> Any:
+    raw = _env(env, name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        logger.warning("ignoring %s=%r: %s; using the default %r", name, raw, exc, default)
+        return default
+
+
+def parse_bool(raw: str) -> bool:
+    """Parse ``true/false/1/0/yes/no/on/off`` (case-insensitive)."""
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("accepted values: true, false, 1, 0, yes, no, on, off")
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _check_port(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError(f"{name} must be an integer port 0-65535 or None (off), got {value!r}")
+    return value
+
+
+def _parse_port(raw: str) -> int | None:
+    if raw.lower() in ("off", "none", "disabled"):
+        return None
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError("accepted values: a port 0-65535, or off") from None
+    return _check_port("port", port)
+
+
+def _check_seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _check_thresholds(name: str, value: Any, operations: tuple[str, ...]) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a mapping of operation name to seconds, got {value!r}")
+    checked = {}
+    for op, seconds in value.items():
+        if op not in operations:
+            raise ValueError(
+                f"{name}: unknown operation {op!r}; accepted values: {', '.join(operations)}"
+            )
+        checked[op] = _check_seconds(f"{name}[{op!r}]", seconds)
+    return checked
+
+
+def _check_template_thresholds(name: str, value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a mapping of template id to seconds, got {value!r}")
+    return {str(k): _check_seconds(f"{name}[{k!r}]", v) for k, v in value.items()}
+
+
+def _parse_pairs(raw: str) -> dict[str, float]:
+    pairs: dict[str, float] = {}
+    for item in raw.split(","):
+        key, sep, number = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError("expected comma-separated name=seconds pairs")
+        try:
+            pairs[key.strip()] = float(number)
+        except ValueError:
+            raise ValueError(f"{number.strip()!r} is not a number of seconds") from None
+    return pairs
+
+
+def _check_operations(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be a sequence of operation names, got {value!r}")
+    for op in value:
+        if not _OPERATION_NAME.match(op):
+            raise ValueError(
+                f"{name}: {op!r} is not a valid operation name (lower-case letters, digits, "
+                "underscores; starting with a letter; at most 64 characters)"
+            )
+        if op in BUILTIN_OPERATIONS or op in SEMCONV_GENAI_OPERATIONS:
+            raise ValueError(f"{name}: {op!r} is already a built-in operation")
+    return tuple(dict.fromkeys(value))
+
+
+def _check_limit(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _check_pricing(name: str, value: Any) -> PriceTable:
+    bundled = PriceTable.bundled()
+    if value is None:
+        return bundled
+    if isinstance(value, PriceTable):
+        return bundled.merged(value)
+    if isinstance(value, (str, Path)):
+        return bundled.merged(PriceTable.from_file(value))
+    if isinstance(value, Mapping):
+        return bundled.merged(PriceTable.from_mapping(value, origin=name))
+    raise ValueError(
+        f"{name} must be a PriceTable, a mapping in the price-table shape or a TOML file path, "
+        f"got {type(value).__name__}"
+    )
+
+
+def _check_protocol(name: str, value: Any) -> str:
+    if value not in OTLP_PROTOCOLS:
+        raise ValueError(f"{name}: accepted values: {', '.join(OTLP_PROTOCOLS)}; got {value!r}")
+    return str(value)
+
+
+def _check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+Resolver = Callable[[Any, Mapping[str, str], dict[str, Any]], Any]
+
+
+def _simple(
+    name: str,
+    env_name: str | None,
+    check: Callable[[str, Any], Any],
+    parse: Callable[[str], Any],
+    default: Any,
+) -> Resolver:
+    def resolve(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> Any:
+        if _given(arg):
+            return check(name, arg)
+        if env_name is None:
+            return default
+        return _from_env(env, env_name, lambda raw: check(env_name, parse(raw)), default)
+
+    return resolve
+
+
+def _resolve_thresholds(
+    arg: Any, env: Mapping[str, str], values: dict[str, Any]
+) -> dict[str, float]:
+    operations = (*BUILTIN_OPERATIONS, *values["extra_operations"])
+    merged = dict(DEFAULT_THRESHOLDS)
+    if _given(arg):
+        merged.update(_check_thresholds("thresholds", arg, operations))
+    else:
+        merged.update(
+            _from_env(
+                env,
+                "OTEL_PERF_THRESHOLDS",
+                lambda raw: _check_thresholds(
+                    "OTEL_PERF_THRESHOLDS", _parse_pairs(raw), operations
+                ),
+                {},
+            )
+        )
+    return merged
+
+
+def _resolve_port(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> int | None:
+    if arg is None:  # explicitly None: server off
+        return None
+    if arg is not _UNSET:
+        return _check_port("prometheus_port", arg)
+    return _from_env(env, "OTEL_PERF_PROMETHEUS_PORT", _parse_port, 9464)
+
+
+def _resolve_pricing(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> PriceTable:
+    if _given(arg):
+        return _check_pricing("pricing", arg)
+    path = _env(env, "OTEL_PERF_PRICING_FILE")
+    if path is None:
+        return PriceTable.bundled()
+    try:
+        return _check_pricing("OTEL_PERF_PRICING_FILE", path)
+    except ValueError as exc:
+        logger.warning("ignoring OTEL_PERF_PRICING_FILE: %s; using the bundled price table", exc)
+        return PriceTable.bundled()
+
+
+def _resolve_endpoint(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str | None:
+    if _given(arg):
+        return _check_str("otlp_endpoint", arg)
+    return _env(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or _env(
+        env, "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+
+
+def _resolve_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str:
+    if _given(arg):
+        return _check_protocol("otlp_protocol", arg)
+    name = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    if _env(env, name) is None:
+        name = "OTEL_EXPORTER_OTLP_PROTOCOL"
+    return str(_from_env(env, name, lambda raw: _check_protocol(name, raw), "http/protobuf"))
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+#: Marks "argument not given" where ``None`` itself is meaningful (prometheus_port=None).
+_UNSET: Final[Any] = _Unset()
+
+
+def _given(arg: Any) -> bool:
+    return arg is not None and arg is not _UNSET
+
+
+_RESOLVERS: Final[dict[str, Resolver]] = {
+    "enabled": _simple("enabled", "OTEL_PERF_ENABLED", _check_bool, parse_bool, True),
+    "service_name": _simple("service_name", "OTEL_SERVICE_NAME", _check_str, str, None),
+    "prometheus_host": _simple(
+        "prometheus_host", "OTEL_PERF_PROMETHEUS_HOST", _check_str, str, "127.0.0.1"
+    ),
+    "prometheus_port": _resolve_port,
+    "thresholds": _resolve_thresholds,
+    "template_thresholds": _simple(
+        "template_thresholds",
+        "OTEL_PERF_TEMPLATE_THRESHOLDS",
+        _check_template_thresholds,
+        _parse_pairs,
+        {},
+    ),
+    "pricing": _resolve_pricing,
+    "cardinality_limit": _simple(
+        "cardinality_limit",
+        "OTEL_PERF_CARDINALITY_LIMIT",
+        _check_limit,
+        int,
+        DEFAULT_CARDINALITY_LIMIT,
+    ),
+    "extra_operations": _simple(
+        "extra_operations", "OTEL_PERF_EXTRA_OPERATIONS", _check_operations, _parse_list, ()
+    ),
+    "record_unsampled": _simple(
+        "record_unsampled", "OTEL_PERF_RECORD_UNSAMPLED", _check_bool, parse_bool, True
+    ),
+    "otlp_endpoint": _resolve_endpoint,
+    "otlp_protocol": _resolve_protocol,
+}

@@ -1,0 +1,300 @@
+"""The price table and cost estimation.
+
+The bundled table (``otel_perf/data/prices.toml``) is versioned package data; users extend
+or override it with a TOML file of the same shape or a mapping in code.
+
+>>> table = PriceTable.bundled()
+>>> table.estimate("generate_image", "flux", Usage(images=2))
+Estimate(usd=0.04, source='estimated')
+>>> table.estimate("generate_image", "some-new-model", Usage())
+Estimate(usd=None, source='unpriced')
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from otel_perf.attributes import COST_SOURCE_ESTIMATED, COST_SOURCE_UNPRICED
+
+UNIT_KEYS: Final = (
+    "per_image",
+    "per_video",
+    "per_video_second",
+    "per_audio_second",
+    "per_character",
+    "per_input_token",
+    "per_output_token",
+    "per_call",
+)
+_ENTRY_KEYS: Final = frozenset(
+    {*UNIT_KEYS, "image_prices", "size_multipliers", "quality_multipliers", "source", "date"}
+)
+_MODEL_KEYS: Final = _ENTRY_KEYS | {"aliases", "provider", "operation"}
+_TOP_KEYS: Final = frozenset({"schema_version", "version", "currency", "operations", "models"})
+MAX_MODEL_LABEL_LENGTH: Final = 100
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an operation consumed; each field drives one price unit."""
+
+    images: int | None = None
+    image_size: str | None = None
+    image_quality: str | None = None
+    videos: int | None = None
+    video_seconds: float | None = None
+    audio_seconds: float | None = None
+    characters: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+NO_USAGE: Final = Usage()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An estimated cost; ``usd`` is ``None`` when unpriced."""
+
+    usd: float | None
+    source: str
+
+
+UNPRICED: Final = Estimate(None, COST_SOURCE_UNPRICED)
+
+
+@dataclass(frozen=True)
+class Price:
+    """One model's (or one operation's default) price entry."""
+
+    name: str
+    per_image: float | None = None
+    per_video: float | None = None
+    per_video_second: float | None = None
+    per_audio_second: float | None = None
+    per_character: float | None = None
+    per_input_token: float | None = None
+    per_output_token: float | None = None
+    per_call: float | None = None
+    image_prices: Mapping[str, float] = field(default_factory=dict)
+    size_multipliers: Mapping[str, float] = field(default_factory=dict)
+    quality_multipliers: Mapping[str, float] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    provider: str | None = None
+    operation: str | None = None
+    source: str | None = None
+    date: str | None = None
+
+    def cost(self, usage: Usage) -> float | None:
+        """The cost of ``usage`` at this price, or ``None`` if no unit applies."""
+        total = 0.0
+        priced = False
+        if self.per_image is not None or self.image_prices:
+            total += (1 if usage.images is None else usage.images) * self._image_price(usage)
+            priced = True
+        for unit, quantity in (
+            (self.per_video, 1 if usage.videos is None else usage.videos),
+            (self.per_video_second, usage.video_seconds),
+            (self.per_audio_second, usage.audio_seconds),
+            (self.per_character, usage.characters),
+            (self.per_input_token, usage.input_tokens),
+            (self.per_output_token, usage.output_tokens),
+            (self.per_call, 1),
+        ):
+            if unit is not None and quantity is not None:
+                total += unit * quantity
+                priced = True
+        return round(total, 10) if priced else None
+
+    def _image_price(self, usage: Usage) -> float:
+        size = (usage.image_size or "").lower()
+        quality = (usage.image_quality or "").lower()
+        prices = self.image_prices
+        for key in (f"{quality}:{size}", size, quality):
+            if key in prices:
+                return prices[key]
+        base = self.per_image if self.per_image is not None else 0.0
+        return (
+            base * self.size_multipliers.get(size, 1.0) * self.quality_multipliers.get(quality, 1.0)
+        )
+
+
+class PriceTable:
+    """Prices by model (aliases resolved) and default prices by operation."""
+
+    def __init__(
+        self,
+        models: Mapping[str, Price],
+        operations: Mapping[str, Price],
+        version: str = "custom",
+    ) -> None:
+        self.models: dict[str, Price] = dict(models)
+        self.operations: dict[str, Price] = dict(operations)
+        self.version = version
+        self._lookup: dict[str, Price] = {}
+        for name, price in self.models.items():
+            for key in (name, *price.aliases):
+                self._lookup[normalize_model(key)] = price
+
+    @classmethod
+    def bundled(cls) -> PriceTable:
+        """The table shipped with the package."""
+        return _bundled()
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PriceTable:
+        """Load a table from a TOML file; raises ``ValueError`` naming a bad key."""
+        path = Path(path)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ValueError(f"pricing file {str(path)!r}: cannot read it: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"pricing file {str(path)!r}: invalid TOML: {exc}") from exc
+        return cls.from_mapping(data, origin=f"pricing file {str(path)!r}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], origin: str = "pricing") -> PriceTable:
+        """Build a table from the TOML shape as a mapping; validates every key and value."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{origin}: expected a mapping with 'models' and/or 'operations'")
+        _check_keys(data, _TOP_KEYS, origin)
+        models = {
+            str(name): _parse_entry(str(name), entry, _MODEL_KEYS, f"{origin}: models.{name}")
+            for name, entry in _table(data, "models", origin).items()
+        }
+        operations = {
+            str(name): _parse_entry(str(name), entry, _ENTRY_KEYS, f"{origin}: operations.{name}")
+            for name, entry in _table(data, "operations", origin).items()
+        }
+        return cls(models, operations, str(data.get("version", "custom")))
+
+    def merged(self, override: PriceTable) -> PriceTable:
+        """A new table: this one with ``override``'s entries replacing same-named ones."""
+        version = f"{self.version}+{override.version}"
+        return PriceTable(
+            {**self.models, **override.models}, {**self.operations, **override.operations}, version
+        )
+
+    def price_for(self, model: str) -> Price | None:
+        """The price entry for a model name or alias (normalised), if any."""
+        return self._lookup.get(normalize_model(model))
+
+    def estimate(self, operation: str, model: str, usage: Usage = NO_USAGE) -> Estimate:
+        """Estimate a cost; the model's price wins over the operation default.
+
+        A model price none of whose units was recorded (per-character, no character count)
+        falls back to the operation default; with neither the result is unpriced.
+        """
+        price = self._lookup.get(model) or self._lookup.get(normalize_model(model))
+        usd = None if price is None else price.cost(usage)
+        if usd is None:
+            # No model price, or none of its units was recorded (a per-character price
+            # and no character count): fall back to the operation's default price.
+            default = self.operations.get(operation)
+            usd = None if default is None else default.cost(usage)
+        return UNPRICED if usd is None else Estimate(usd, COST_SOURCE_ESTIMATED)
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> PriceTable:
+    with resources.files("otel_perf").joinpath("data/prices.toml").open("rb") as fh:
+        return PriceTable.from_mapping(tomllib.load(fh), origin="bundled price table")
+
+
+def _table(data: Mapping[str, Any], key: str, origin: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{origin}: {key!r} must be a table of entries")
+    return value
+
+
+def _check_keys(data: Mapping[str, Any], accepted: frozenset[str], origin: str) -> None:
+    for key in data:
+        if key not in accepted:
+            raise ValueError(
+                f"{origin}: unknown key {key!r}; accepted keys: {', '.join(sorted(accepted))}"
+            )
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: expected a number of US dollars, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: expected a finite price >= 0, got {value!r}")
+    return float(value)
+
+
+def _number_table(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}: expected a table of numbers")
+    return {str(k).lower(): _number(v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _parse_entry(name: str, entry: Any, accepted: frozenset[str], origin: str) -> Price:
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{origin}: expected a table")
+    _check_keys(entry, accepted, origin)
+    kwargs: dict[str, Any] = {"name": name}
+    for key, value in entry.items():
+        if key in UNIT_KEYS:
+            kwargs[key] = _number(value, f"{origin}.{key}")
+        elif key in ("image_prices", "size_multipliers", "quality_multipliers"):
+            kwargs[key] = _number_table(value, f"{origin}.{key}")
+        elif key == "aliases":
+            if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+                raise ValueError(f"{origin}.aliases: expected a list of strings")
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = str(value)
+    if not any(k in kwargs for k in (*UNIT_KEYS, "image_prices")):
+        raise ValueError(f"{origin}: no price; give at least one of {', '.join(UNIT_KEYS)}")
+    return Price(**kwargs)
+
+
+# --- Model name normalisation ---------------------------------------------------------------
+
+_DATE_SUFFIX: Final = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@.*)$")
+_normalized: dict[str, str] = {}
+_NORMALIZED_CACHE_SIZE: Final = 4096
+
+
+def normalize_model(model: object) -> str:
+    """The model name as it appears on metric labels.
+
+    Lower-cased and trimmed; a ``models/`` prefix, a date snapshot suffix
+    (``-2024-08-06``, ``-20240806``) and an ``@version`` suffix are removed; capped at 100
+    characters. ``None`` becomes ``""``.
+
+    >>> normalize_model("GPT-Image-1-2025-04-15")
+    'gpt-image-1'
+    >>> normalize_model("models/imagen-3.0-generate-002")
+    'imagen-3.0-generate-002'
+    """
+    if model is None:
+        return ""
+    key = model if isinstance(model, str) else str(model)
+    cached = _normalized.get(key)
+    if cached is not None:
+        return cached
+    name = key.strip().lower().replace(" ", "-")
+    name = name.removeprefix("models/")
+    name = _DATE_SUFFIX.sub("", name)[:MAX_MODEL_LABEL_LENGTH]
+    if len(_normalized) >= _NORMALIZED_CACHE_SIZE:
+        _normalized.clear()  # bounded: a flood of distinct names cannot grow memory
+    _normalized[key] = name
+    return name

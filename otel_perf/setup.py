@@ -1,0 +1,301 @@
+"""``configure()``: one call sets up the tracer provider, sampler, processor, exporter and
+``/metrics``.
+
+>>> handle = configure(service_name="media-api", prometheus_port=None)
+>>> handle.shutdown()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import Attributes
+from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+
+from otel_perf import tracking
+from otel_perf.config import _UNSET, Settings
+from otel_perf.processor import PerformanceSpanProcessor
+from otel_perf.stats import attach as attach_stats
+from otel_perf.version import __version__
+
+logger = logging.getLogger("otel_perf")
+
+_lock = threading.Lock()
+_active: OtelPerf | None = None
+
+
+class RecordUnsampledSampler(sampling.Sampler):
+    """Wraps a sampler so spans it drops are still recorded (``RECORD_ONLY``).
+
+    Exporters only see sampled spans, so export volume is unchanged; span processors see
+    every span, so metrics stay complete whatever the sampling rate.
+    """
+
+    def __init__(self, delegate: sampling.Sampler) -> None:
+        self.delegate = delegate
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> sampling.SamplingResult:
+        result = self.delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+        if result.decision is sampling.Decision.DROP:
+            return sampling.SamplingResult(
+                sampling.Decision.RECORD_ONLY, result.attributes, result.trace_state
+            )
+        return result
+
+    def get_description(self) -> str:
+        return f"RecordUnsampled{{{self.delegate.get_description()}}}"
+
+
+class OtelPerf:
+    """What ``configure()`` set up. ``shutdown()`` undoes it; usable as a context manager."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        processor: PerformanceSpanProcessor | None,
+        tracer_provider: TracerProvider | None,
+        owns_provider: bool,
+        export_processor: SpanProcessor | None,
+        server: Any,
+    ) -> None:
+        self.settings = settings
+        self.processor = processor
+        self.tracer_provider = tracer_provider
+        self._owns_provider = owns_provider
+        self._export_processor = export_processor
+        self._server = server
+
+    @property
+    def enabled(self) -> bool:
+        return self.processor is not None
+
+    @property
+    def registry(self) -> CollectorRegistry | None:
+        return None if self.processor is None else self.processor.registry
+
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://host:port/metrics`` of the embedded server, or ``None`` when off."""
+        if self._server is None:
+            return None
+        host, port = self._server.server_address[:2]
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}/metrics"
+
+    def shutdown(self) -> None:
+        """Stop the server, flush export, unregister the metrics. Safe to call twice."""
+        global _active
+        with _lock:
+            if _active is self:
+                _active = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self.processor is not None:
+            self.processor.disable()
+            self.processor.metrics.unregister()
+        if self._export_processor is not None:
+            self._export_processor.shutdown()
+            self._export_processor = None
+        if self._owns_provider and self.tracer_provider is not None:
+            self.tracer_provider.force_flush()
+        tracking.unbind()
+        attach_stats(None)
+
+    def __enter__(self) -> OtelPerf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    prometheus_host: str | None = None,
+    prometheus_port: Any = _UNSET,
+    thresholds: dict[str, float] | None = None,
+    template_thresholds: dict[str, float] | None = None,
+    pricing: Any = None,
+    registry: CollectorRegistry | None = None,
+    tracer_provider: TracerProvider | None = None,
+    cardinality_limit: int | None = None,
+    extra_operations: tuple[str, ...] | list[str] | None = None,
+    record_unsampled: bool | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_protocol: str | None = None,
+    enabled: bool | None = None,
+) -> OtelPerf:
+    """Set up otel-perf in one call; a second call returns the active handle unchanged.
+
+    Args:
+        service_name: ``service.name`` (default ``OTEL_SERVICE_NAME``).
+        prometheus_host / prometheus_port: the embedded ``/metrics`` server, default
+            ``127.0.0.1:9464``; ``prometheus_port=None`` turns it off, ``0`` picks a free port.
+        thresholds: slow thresholds in seconds by operation, merged over the defaults.
+        template_thresholds: slow thresholds in seconds by render template id.
+        pricing: a ``PriceTable``, a mapping in its TOML shape, or a TOML file path; merged
+            over the bundled table.
+        registry: the ``prometheus_client`` registry (default: the global ``REGISTRY``).
+        tracer_provider: an SDK ``TracerProvider`` to add the processor to. By default the
+            global one is used if it is an SDK provider, else one is created and set global.
+        cardinality_limit: label sets per metric before folding into ``__overflow__``.
+        extra_operations: operation names accepted by ``track_generation`` beyond the built-ins.
+        record_unsampled: keep spans the sampler drops as ``RECORD_ONLY`` so metrics stay
+            complete (default ``True``).
+        otlp_endpoint / otlp_protocol: export spans over OTLP (``http/protobuf`` or ``grpc``);
+            default ``OTEL_EXPORTER_OTLP_*``, off when unset.
+        enabled: ``False`` (or ``OTEL_PERF_ENABLED=false``) makes this a no-op.
+
+    Raises:
+        ValueError: a setting is invalid; the message names it and the accepted values.
+    """
+    global _active
+    with _lock:
+        if _active is not None:
+            logger.debug("otel-perf is already configured; returning the active handle")
+            return _active
+        settings = Settings.resolve(
+            service_name=service_name,
+            prometheus_host=prometheus_host,
+            prometheus_port=prometheus_port,
+            thresholds=thresholds,
+            template_thresholds=template_thresholds,
+            pricing=pricing,
+            cardinality_limit=cardinality_limit,
+            extra_operations=extra_operations,
+            record_unsampled=record_unsampled,
+            otlp_endpoint=otlp_endpoint,
+            otlp_protocol=otlp_protocol,
+            enabled=enabled,
+        )
+        if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
+            raise ValueError(
+                "tracer_provider must be an opentelemetry.sdk.trace.TracerProvider, got "
+                f"{type(tracer_provider).__name__}"
+            )
+        if not settings.enabled:
+            logger.info("otel-perf is disabled (enabled=False or OTEL_PERF_ENABLED=false)")
+            _active = OtelPerf(settings, None, None, False, None, None)
+            return _active
+        registry = registry if registry is not None else REGISTRY
+        try:
+            processor = PerformanceSpanProcessor(registry=registry, settings=settings)
+        except ValueError as exc:  # "Duplicated timeseries in CollectorRegistry"
+            raise ValueError(
+                f"registry: otel-perf metrics are already registered in it ({exc}); call "
+                "shutdown() on the previous handle or pass a fresh registry"
+            ) from exc
+        provider, owns = _provider(tracer_provider, settings)
+        if settings.record_unsampled:
+            _wrap_sampler(provider)
+        provider.add_span_processor(processor)
+        export = None
+        if settings.otlp_endpoint and (owns or otlp_endpoint is not None):
+            export = BatchSpanProcessor(
+                _otlp_exporter(settings, explicit=otlp_endpoint is not None)
+            )
+            provider.add_span_processor(export)
+        server = _start_server(settings, registry)
+        tracking.bind(
+            provider.get_tracer("otel_perf", __version__),
+            settings.pricing,
+            settings.extra_operations,
+        )
+        attach_stats(processor.metrics)
+        _active = OtelPerf(settings, processor, provider, owns, export, server)
+        return _active
+
+
+def active() -> OtelPerf | None:
+    """The handle of the current configuration, if any."""
+    return _active
+
+
+def _provider(given: TracerProvider | None, settings: Settings) -> tuple[TracerProvider, bool]:
+    if given is not None:
+        return given, False
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current, bool(getattr(current, "_otel_perf_created", False))
+    resource = Resource.create(
+        {SERVICE_NAME: settings.service_name} if settings.service_name else {}
+    )
+    provider = TracerProvider(resource=resource)
+    provider._otel_perf_created = True  # type: ignore[attr-defined]
+    trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is not provider:
+        logger.warning(
+            "otel-perf: a global tracer provider that is not an SDK TracerProvider is already "
+            "set; tracked operations use otel-perf's own provider"
+        )
+    return provider, True
+
+
+def _wrap_sampler(provider: TracerProvider) -> None:
+    if isinstance(provider.sampler, RecordUnsampledSampler):
+        return
+    wrapped = RecordUnsampledSampler(provider.sampler)
+    provider.sampler = wrapped
+    # Tracers created earlier captured the old sampler; update them too.
+    for tracer in list(getattr(provider, "_tracers", {}).values()):
+        if getattr(tracer, "sampler", None) is wrapped.delegate:
+            tracer.sampler = wrapped
+
+
+def _otlp_exporter(settings: Settings, explicit: bool) -> SpanExporter:
+    endpoint = settings.otlp_endpoint if explicit else None
+    if settings.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        return GrpcExporter(endpoint=endpoint)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def _start_server(settings: Settings, registry: CollectorRegistry) -> Any:
+    if settings.prometheus_port is None:
+        return None
+    try:
+        server, _thread = start_http_server(
+            settings.prometheus_port, addr=settings.prometheus_host, registry=registry
+        )
+    except OSError as exc:
+        # A busy port must not take the host application down: log and run without it.
+        logger.error(
+            "otel-perf: cannot serve /metrics on %s:%s (%s); metrics are still recorded and "
+            "available through make_wsgi_app()/make_asgi_app()",
+            settings.prometheus_host,
+            settings.prometheus_port,
+            exc,
+        )
+        return None
+    return server
+
+
+__all__ = ["OtelPerf", "RecordUnsampledSampler", "active", "configure"]

@@ -1,0 +1,53 @@
+"""Slow-operation thresholds and the TRACK-008 helpers ``is_slow`` and ``error_rate``.
+
+Thresholds are in seconds, keyed by the metric ``operation`` label. The first five are
+the seed's ``PERFORMANCE_THRESHOLDS``; the others are our documented defaults.
+
+>>> is_slow("render_still", 6.0)
+True
+>>> error_rate(100, 5)
+5.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+DEFAULT_THRESHOLDS: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        # TRACK-008 PERFORMANCE_THRESHOLDS
+        "render_still": 5.0,
+        "render_video": 30.0,
+        "api_call": 3.0,
+        "generate_image": 10.0,
+        "generate_speech": 15.0,  # "voice_generation"
+        # otel-perf defaults for the operations the seed does not list
+        "generate_video": 120.0,
+        "generate_music": 60.0,
+        "generate_sound_effect": 20.0,
+        "render_batch": 120.0,
+        "export_timeline": 120.0,  # Story 6.2: "Timeline export takes 2 minutes" is worth a note
+    }
+)
+#: Threshold for operations without an entry (extra operations, foreign GenAI spans).
+FALLBACK_THRESHOLD: Final = 60.0
+
+
+def is_slow(
+    operation: str, duration_s: float, thresholds: Mapping[str, float] | None = None
+) -> bool:
+    """True when ``duration_s`` exceeds the threshold of ``operation``."""
+    table = DEFAULT_THRESHOLDS if thresholds is None else thresholds
+    return duration_s > table.get(operation, FALLBACK_THRESHOLD)
+
+
+def error_rate(total: int, failed: int) -> float:
+    """Failed operations as a percentage of ``total`` (0 when there were none).
+
+    Same contract as TRACK-008's ``calculateErrorRate(total, failed)``.
+    """
+    if total <= 0:
+        return 0.0
+    return failed / total * 100.0
