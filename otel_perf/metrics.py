@@ -1,26 +1,43 @@
-"""The metric contract: names, labels, buckets, and the cardinality limiter.
+"""The metric contract: names, labels, buckets, and the series behind them.
 
 This module is the single source of truth for metric names; dashboards and alert rules in
 ``otel_perf.monitoring`` are built from these constants.
+
+Each metric is a :class:`LimitedMetric`, a ``prometheus_client`` collector of our own rather
+than a ``prometheus_client`` ``Counter``/``Histogram``: a label set is a plain series object
+(a float, or a list of bucket counts) updated under **one lock shared by the whole set**, so
+the span processor pays for one lock acquisition per span instead of one per value (about
+0.15 µs each), and a histogram observation is a ``bisect`` instead of a loop over buckets.
+Scrapes copy the series under that lock and render outside it (``otel_perf.textformat``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Exemplar, Sample
+from prometheus_client.utils import floatToGoString
 
 from otel_perf import selfmonitor
 
 PREFIX: Final = "otel_perf_"
 OVERFLOW: Final = "__overflow__"
 
-# Names as exposed (counters carry `_total` in the exposition; prometheus_client adds it).
+# Names as exposed (counters carry `_total` in the exposition).
 OPERATION_DURATION: Final = "otel_perf_operation_duration_seconds"
 OPERATION_ERRORS: Final = "otel_perf_operation_errors_total"
 SLOW_OPERATIONS: Final = "otel_perf_slow_operations_total"
@@ -109,65 +126,309 @@ class OverflowCounts:
             self.counts[metric_name] = self.counts.get(metric_name, 0) + 1
 
 
-class LimitedMetric:
+# --- Series: one label set each -------------------------------------------------------------
+#
+# Public methods (inc, dec, set, observe) take the set's lock. The underscore variants do
+# not: the span processor calls them while holding the lock once for all of a span's updates.
+
+
+class CounterSeries:
+    """One label set of a counter."""
+
+    __slots__ = ("_lock", "labels", "text", "value")
+
+    def __init__(self, labels: tuple[str, ...], lock: threading.Lock) -> None:
+        self.labels = labels
+        self.value = 0.0
+        self.text: str | None = None  # rendered labels, filled by the first scrape
+        self._lock = lock
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add ``amount`` (>= 0; a negative amount raises ``ValueError``)."""
+        if amount < 0:
+            raise ValueError("counters can only be incremented by non-negative amounts")
+        with self._lock:
+            self._inc(amount)
+
+    def _inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+    def get(self) -> float:
+        return self.value
+
+
+class GaugeSeries(CounterSeries):
+    """One label set of a gauge."""
+
+    __slots__ = ()
+
+    def inc(self, amount: float = 1.0) -> None:
+        with self._lock:
+            self._inc(amount)
+
+    def dec(self, amount: float = 1.0) -> None:
+        with self._lock:
+            self.value -= amount
+
+    def _dec(self) -> None:
+        self.value -= 1.0
+
+    def set(self, value: float) -> None:
+        with self._lock:
+            self._set(value)
+
+    def _set(self, value: float) -> None:
+        self.value = float(value)
+
+
+class HistogramSeries:
+    """One label set of a histogram: per-bucket (not cumulative) counts, sum, exemplars."""
+
+    __slots__ = ("_bounds", "_lock", "counts", "exemplars", "labels", "sum", "text")
+
+    def __init__(
+        self, labels: tuple[str, ...], lock: threading.Lock, bounds: tuple[float, ...]
+    ) -> None:
+        self.labels = labels
+        self._bounds = bounds  # upper bounds without +Inf; counts has one slot more
+        self._lock = lock
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+        # The latest (trace_id, value, unix_time_ns) per bucket, allocated on first use.
+        self.exemplars: list[tuple[int, float, int] | None] | None = None
+        self.text: str | None = None
+
+    def observe(self, value: float, trace_id: int = 0, time_ns: int = 0) -> None:
+        """Record ``value``; a non-zero ``trace_id`` becomes the bucket's exemplar."""
+        with self._lock:
+            self._observe(value, trace_id, time_ns)
+
+    def _observe(self, value: float, trace_id: int = 0, time_ns: int = 0) -> None:
+        i = bisect_left(self._bounds, value)  # first bound >= value: Prometheus' `le`
+        self.counts[i] += 1
+        self.sum += value
+        if trace_id:
+            exemplars = self.exemplars
+            if exemplars is None:
+                exemplars = self.exemplars = [None] * len(self.counts)
+            exemplars[i] = (trace_id, value, time_ns)
+
+
+# Past the limit every update lands on one overflow series per metric; each is counted.
+
+
+class _OverflowCounter(CounterSeries):
+    __slots__ = ("_fold",)
+    _fold: Callable[[], None]
+
+    def _inc(self, amount: float = 1.0) -> None:
+        self._fold()
+        self.value += amount
+
+
+class _OverflowGauge(GaugeSeries):
+    __slots__ = ("_fold",)
+    _fold: Callable[[], None]
+
+    def _inc(self, amount: float = 1.0) -> None:
+        self._fold()
+        self.value += amount
+
+    def _set(self, value: float) -> None:
+        self._fold()
+        self.value = float(value)
+
+
+class _OverflowHistogram(HistogramSeries):
+    __slots__ = ("_fold",)
+    _fold: Callable[[], None]
+
+    def _observe(self, value: float, trace_id: int = 0, time_ns: int = 0) -> None:
+        self._fold()
+        HistogramSeries._observe(self, value, trace_id, time_ns)
+
+
+#: A series copied for one scrape: (series, value) or (series, counts, sum, exemplars).
+Row = tuple[Any, ...]
+
+
+class LimitedMetric(Collector):
     """A labelled metric whose number of exposed label sets is bounded by ``limit``.
 
-    Children are cached by label tuple so the hot path is one dictionary lookup. Once
-    ``limit - 1`` label sets exist, new ones fold into one child whose every label is
-    ``__overflow__`` (so at most ``limit`` sets are exposed); each fold is counted in
-    ``otel_perf_series_overflow_total{metric=...}``.
+    Series are cached by label tuple so the hot path is one dictionary lookup. Once
+    ``limit - 1`` label sets exist, new ones fold into one series whose every label is
+    ``__overflow__`` (so at most ``limit`` sets are exposed); each update folded that way
+    is counted in ``otel_perf_series_overflow_total{metric=...}``.
     """
 
-    __slots__ = (
-        "_children",
-        "_limit",
-        "_lock",
-        "_metric",
-        "_name",
-        "_overflow_child",
-        "_overflows",
-    )
-
-    def __init__(self, metric: Any, name: str, limit: int, overflows: OverflowCounts) -> None:
-        self._metric = metric
-        self._name = name
+    def __init__(
+        self,
+        spec: MetricSpec,
+        limit: int,
+        overflows: OverflowCounts,
+        lock: threading.Lock,
+        buckets: Sequence[float] = (),
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.kind = spec.kind
+        #: The OpenMetrics family name (a counter's without ``_total``).
+        self.family_name = spec.name.removesuffix("_total") if spec.kind == "counter" else spec.name
+        self.bounds = tuple(float(b) for b in buckets if b != float("inf"))
+        #: ``le`` label values, +Inf included, formatted once.
+        self.le = tuple(floatToGoString(b) for b in (*self.bounds, float("inf")))
         self._limit = max(limit - 1, 0)
         self._children: dict[tuple[str, ...], Any] = {}
-        self._lock = threading.Lock()
+        self._lock = lock
         self._overflow_child: Any = None
         self._overflows = overflows
+        self.render_cache: dict[Any, Any] = {}  # per-format templates (otel_perf.textformat)
+        self._live: Callable[[], Iterable[Any]] | None = None
 
     def child(self, labels: tuple[str, ...]) -> Any:
-        """The metric child for ``labels``, or the overflow child past the limit."""
+        """The series for ``labels``, or the overflow series past the limit."""
         child = self._children.get(labels)
         if child is not None:
             return child
         return self._new_child(labels)
 
     def _new_child(self, labels: tuple[str, ...]) -> Any:
+        if len(labels) != len(self.spec.labels):
+            raise ValueError(f"{self.name}: expected labels {self.spec.labels}, got {labels}")
         with self._lock:
             child = self._children.get(labels)
             if child is not None:
                 return child
             if len(self._children) < self._limit:
-                child = self._metric.labels(*labels)
+                child = self._series(tuple(str(v) for v in labels), overflow=False)
                 self._children[labels] = child
                 return child
             if self._overflow_child is None:
-                self._overflow_child = self._metric.labels(*([OVERFLOW] * len(labels)))
-            overflow_child = self._overflow_child
-        self._overflows.inc(self._name)
-        return overflow_child
+                self._overflow_child = self._series((OVERFLOW,) * len(labels), overflow=True)
+            return self._overflow_child  # its updates count the folds
+
+    def _series(self, labels: tuple[str, ...], overflow: bool) -> Any:
+        series: Any
+        if self.kind == "histogram":
+            cls = _OverflowHistogram if overflow else HistogramSeries
+            series = cls(labels, self._lock, self.bounds)
+        elif self.kind == "gauge":
+            series = (_OverflowGauge if overflow else GaugeSeries)(labels, self._lock)
+        else:
+            series = (_OverflowCounter if overflow else CounterSeries)(labels, self._lock)
+        if overflow:
+            series._fold = self._fold
+        return series
+
+    def _fold(self) -> None:
+        self._overflows.inc(self.name)
 
     @property
-    def metric(self) -> Any:
-        """The underlying prometheus_client metric."""
-        return self._metric
+    def metric(self) -> LimitedMetric:
+        """The collector itself (kept for callers written against the old wrapper)."""
+        return self
 
     @property
     def series_count(self) -> int:
         """Label sets currently exposed, the overflow set included."""
         return len(self._children) + (self._overflow_child is not None)
+
+    # --- Scrape side ----------------------------------------------------------------------
+
+    def snapshot(self) -> list[Row]:
+        """Every series' values, copied under the lock (the rendering happens outside it)."""
+        with self._lock:
+            series = list(self._children.values())
+            if self._overflow_child is not None:
+                series.append(self._overflow_child)
+            if self.kind == "histogram":
+                return [
+                    (s, s.counts[:], s.sum, None if s.exemplars is None else s.exemplars[:])
+                    for s in series
+                ]
+            if self._live is None:
+                return [(s, s.value) for s in series]
+            live = Counter(self._live())
+            return [(s, s.value + live.get(s, 0)) for s in series]
+
+    def count_live(self, source: Callable[[], Iterable[Any]]) -> None:
+        """Add to each series, at scrape time, how often it occurs in ``source()``.
+
+        The in-progress gauge uses this: the processor keeps the series of every running
+        span in a dict anyway, so counting that dict when scraped replaces an increment
+        and a decrement under the lock for every span.
+        """
+        self._live = source
+
+    def is_overflow(self, series: Any) -> bool:
+        """Whether ``series`` is the one past-the-limit label sets fold into."""
+        return series is not None and series is self._overflow_child
+
+    def describe(self) -> Iterable[Metric]:
+        """The family without samples, so the registry can detect duplicate names."""
+        return [_FAMILY_TYPES[self.kind](self.family_name, self.spec.help, labels=self.spec.labels)]
+
+    def collect(self) -> Iterable[Metric]:
+        return [SeriesFamily(self, self.snapshot())]
+
+    def samples(self, rows: list[Row]) -> list[Sample]:
+        """``prometheus_client`` samples for ``rows`` (for its encoders and test helpers)."""
+        names = self.spec.labels
+        out: list[Sample] = []
+        if self.kind != "histogram":
+            sample_name = self.family_name + "_total" if self.kind == "counter" else self.name
+            for series, value in rows:
+                out.append(Sample(sample_name, dict(zip(names, series.labels, strict=True)), value))
+            return out
+        bucket, le_values = self.name + "_bucket", self.le
+        for series, counts, total, exemplars in rows:
+            labels = dict(zip(names, series.labels, strict=True))
+            cumulative = list(accumulate(counts))
+            for i, count in enumerate(cumulative):
+                exemplar = None
+                if exemplars is not None and exemplars[i] is not None:
+                    trace_id, value, time_ns = exemplars[i]
+                    exemplar = Exemplar(
+                        {"trace_id": format(trace_id, "032x")}, value, time_ns / 1e9
+                    )
+                out.append(
+                    Sample(bucket, {**labels, "le": le_values[i]}, float(count), None, exemplar)
+                )
+            out.append(Sample(self.name + "_count", labels, float(cumulative[-1])))
+            out.append(Sample(self.name + "_sum", labels, total))
+        return out
+
+
+_FAMILY_TYPES: Final[dict[str, Callable[..., Metric]]] = {
+    "counter": CounterMetricFamily,
+    "gauge": GaugeMetricFamily,
+    "histogram": HistogramMetricFamily,
+}
+
+
+class SeriesFamily(Metric):
+    """One scrape's snapshot of a :class:`LimitedMetric`.
+
+    ``samples`` are built only when something reads them (``registry.get_sample_value``,
+    ``prometheus_client``'s encoders): otel-perf's own exposition renders ``rows`` straight
+    to text, which is where a scrape of many series saves its time.
+    """
+
+    def __init__(self, source: LimitedMetric, rows: list[Row]) -> None:
+        self._samples: list[Sample] | None = None  # before Metric.__init__ assigns samples
+        super().__init__(source.family_name, source.spec.help, source.kind)
+        self.source = source
+        self.rows = rows
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._samples is None:
+            self._samples = self.source.samples(self.rows)
+        return self._samples
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        self._samples = list(value) if value else None
 
 
 class _SelfMetricsCollector(Collector):
@@ -195,6 +456,9 @@ class _SelfMetricsCollector(Collector):
 class MetricSet:
     """Every otel-perf metric, registered in one ``CollectorRegistry``.
 
+    ``lock`` guards every series of the set; hold it to apply several updates at once
+    through the series' underscore methods.
+
     >>> from prometheus_client import CollectorRegistry
     >>> metrics = MetricSet(CollectorRegistry(), thresholds=[5.0])
     >>> metrics.retries.child(("generate_image",)).inc()
@@ -209,6 +473,7 @@ class MetricSet:
     ) -> None:
         self.registry = registry
         self.overflows = OverflowCounts()
+        self.lock = threading.Lock()
         self._registered: list[Collector] = []
         buckets = {
             OPERATION_DURATION: duration_buckets(thresholds),
@@ -216,10 +481,20 @@ class MetricSet:
             QUEUE_WAIT: QUEUE_WAIT_BUCKETS,
         }
         limited: dict[str, LimitedMetric] = {}
-        for spec in SPECS:
-            metric = _build(spec, buckets.get(spec.name), registry)
-            self._registered.append(metric)
-            limited[spec.name] = LimitedMetric(metric, spec.name, cardinality_limit, self.overflows)
+        try:
+            for spec in SPECS:
+                metric = LimitedMetric(
+                    spec, cardinality_limit, self.overflows, self.lock, buckets.get(spec.name, ())
+                )
+                registry.register(metric)
+                self._registered.append(metric)
+                limited[spec.name] = metric
+            self_metrics = _SelfMetricsCollector(self.overflows)
+            registry.register(self_metrics)
+            self._registered.append(self_metrics)
+        except ValueError:
+            self.unregister()  # leave the registry as it was
+            raise
         self.duration = limited[OPERATION_DURATION]
         self.errors = limited[OPERATION_ERRORS]
         self.slow = limited[SLOW_OPERATIONS]
@@ -234,9 +509,6 @@ class MetricSet:
         self.in_progress = limited[OPERATIONS_IN_PROGRESS]
         self.cancelled = limited[CANCELLED_OPERATIONS]
         self.all: dict[str, LimitedMetric] = limited
-        self_metrics = _SelfMetricsCollector(self.overflows)
-        registry.register(self_metrics)
-        self._registered.append(self_metrics)
 
     def unregister(self) -> None:
         """Remove every metric of this set from its registry (used by ``shutdown()``)."""
@@ -246,13 +518,3 @@ class MetricSet:
             except KeyError:
                 pass
         self._registered.clear()
-
-
-def _build(spec: MetricSpec, buckets: Sequence[float] | None, registry: CollectorRegistry) -> Any:
-    if spec.kind == "counter":
-        return Counter(spec.name.removesuffix("_total"), spec.help, spec.labels, registry=registry)
-    if spec.kind == "gauge":
-        return Gauge(spec.name, spec.help, spec.labels, registry=registry)
-    return Histogram(
-        spec.name, spec.help, spec.labels, registry=registry, buckets=tuple(buckets or ())
-    )

@@ -45,6 +45,7 @@ _ENTRY_KEYS: Final = frozenset(
 _MODEL_KEYS: Final = _ENTRY_KEYS | {"aliases", "provider", "operation"}
 _TOP_KEYS: Final = frozenset({"schema_version", "version", "currency", "operations", "models"})
 MAX_MODEL_LABEL_LENGTH: Final = 100
+_ESTIMATE_CACHE_SIZE: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class PriceTable:
         self.operations: dict[str, Price] = dict(operations)
         self.version = version
         self._lookup: dict[str, Price] = {}
+        # Estimates for operations that recorded no usage, the common case: computed once.
+        self._no_usage: dict[tuple[str, str], Estimate] = {}
         for name, price in self.models.items():
             for key in (name, *price.aliases):
                 self._lookup[normalize_model(key)] = price
@@ -200,6 +203,18 @@ class PriceTable:
         A model price none of whose units was recorded (per-character, no character count)
         falls back to the operation default; with neither the result is unpriced.
         """
+        if usage is NO_USAGE:
+            key = (operation, model)
+            cached = self._no_usage.get(key)
+            if cached is None:
+                cached = self._estimate(operation, model, usage)
+                if len(self._no_usage) >= _ESTIMATE_CACHE_SIZE:
+                    self._no_usage.clear()  # bounded under a flood of distinct models
+                self._no_usage[key] = cached
+            return cached
+        return self._estimate(operation, model, usage)
+
+    def _estimate(self, operation: str, model: str, usage: Usage) -> Estimate:
         price = self._lookup.get(model) or self._lookup.get(normalize_model(model))
         usd = None if price is None else price.cost(usage)
         if usd is None:

@@ -1,9 +1,12 @@
 """``PerformanceSpanProcessor``: every finished span becomes Prometheus metrics.
 
-The processor does no I/O and never blocks on anything but the metric children's own
-locks. Everything per operation is precomputed in ``__init__``; ``on_end`` is a handful of
-dictionary lookups and metric updates. Any internal failure is caught, counted in
-``otel_perf_internal_errors_total`` and logged once: the host application never sees it.
+The processor does no I/O and never blocks on anything but the metric set's lock, held
+once per span for all of its updates. Everything per operation is precomputed in
+``__init__``, and everything per (operation, model, provider, route) the first time it is
+seen (a :class:`_Route`: normalised labels, threshold, the series it updates), so ``on_end``
+for a known kind of span is one route lookup, a few attribute reads and a handful of
+additions. Any internal failure is caught, counted in ``otel_perf_internal_errors_total``
+and logged once: the host application never sees it.
 
 >>> from prometheus_client import CollectorRegistry
 >>> from opentelemetry.sdk.trace import TracerProvider
@@ -17,9 +20,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from otel_perf import attributes as A
@@ -36,6 +40,113 @@ _RENDER: Final = "render"
 _API: Final = "api"
 _RENDER_TYPE_OF: Final = {op: render_type for render_type, op in A.RENDER_OPERATIONS.items()}
 _MAX_LABEL_LENGTH: Final = 128
+_SAMPLED: Final = int(TraceFlags.SAMPLED)
+_ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it once
+_INF: Final = math.inf
+#: Routes kept at most (a flood of distinct models empties the cache, it never grows).
+MAX_ROUTES: Final = 4096
+#: Distinct projects whose cost series a route keeps at hand; more are looked up per span.
+_MAX_PROJECTS_PER_ROUTE: Final = 64
+
+
+class _Route:
+    """One combination of operation, model, provider and HTTP route attribute values.
+
+    Labels are normalised once; series are looked up the first time a span needs them and
+    kept here, so later spans reach them without building label tuples.
+    """
+
+    __slots__ = (
+        "cancelled",
+        "consecutive",
+        "cost",
+        "endpoint",
+        "errors",
+        "failed",
+        "kind",
+        "metrics",
+        "model",
+        "ok",
+        "op",
+        "provider",
+        "queue_wait",
+        "retries",
+        "slow",
+        "slowness",
+        "threshold",
+        "unpriced",
+    )
+
+    def __init__(self, metrics: MetricSet, op: str, kind: str, model: str, provider: str,
+                 endpoint: str, threshold: float) -> None:  # fmt: skip
+        self.metrics = metrics
+        self.op = op
+        self.kind = kind
+        self.model = model
+        self.provider = provider
+        self.endpoint = endpoint
+        self.threshold = threshold
+        self.ok: Any = None
+        self.failed: Any = None
+        self.slow: Any = None
+        self.slowness: Any = None
+        self.cancelled: Any = None
+        self.consecutive: Any = None
+        self.unpriced: Any = None
+        self.retries: Any = None
+        self.queue_wait: Any = None
+        self.errors: dict[str, Any] = {}  # by error type (a closed set)
+        self.cost: dict[Any, Any] = {}  # by raw project attribute value, bounded
+
+    # Each resolver runs once per route and series; afterwards the attribute is set.
+
+    def resolve_ok(self) -> Any:
+        self.ok = self.metrics.duration.child((self.op, self.model, self.provider, "success"))
+        return self.ok
+
+    def resolve_failed(self) -> Any:
+        self.failed = self.metrics.duration.child((self.op, self.model, self.provider, "error"))
+        return self.failed
+
+    def resolve_slow(self) -> Any:
+        self.slowness = self.metrics.slowness.child((self.op,))
+        self.slow = self.metrics.slow.child((self.op, self.model))
+        return self.slow
+
+    def resolve_cancelled(self) -> Any:
+        self.cancelled = self.metrics.cancelled.child((self.op,))
+        return self.cancelled
+
+    def resolve_consecutive(self) -> Any:
+        self.consecutive = self.metrics.consecutive_api_errors.child((self.endpoint,))
+        return self.consecutive
+
+    def resolve_unpriced(self) -> Any:
+        self.unpriced = self.metrics.unpriced.child((self.op, self.model))
+        return self.unpriced
+
+    def resolve_retries(self) -> Any:
+        self.retries = self.metrics.retries.child((self.op,))
+        return self.retries
+
+    def resolve_queue_wait(self) -> Any:
+        self.queue_wait = self.metrics.queue_wait.child((self.op,))
+        return self.queue_wait
+
+    def error_series(self, error_type: str) -> Any:
+        series = self.errors.get(error_type)
+        if series is None:
+            series = self.metrics.errors.child((self.op, self.model, self.provider, error_type))
+            self.errors[error_type] = series
+        return series
+
+    def cost_series(self, project: Any) -> Any:
+        series = self.cost.get(project)
+        if series is None:
+            series = self.metrics.cost.child((self.op, self.model, self.provider, _label(project)))
+            if len(self.cost) < _MAX_PROJECTS_PER_ROUTE:
+                self.cost[project] = series
+        return series
 
 
 class PerformanceSpanProcessor(SpanProcessor):
@@ -60,6 +171,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             + tuple(self.settings.template_thresholds.values()),
             cardinality_limit=self.settings.cardinality_limit,
         )
+        self._lock = self.metrics.lock
         # Precomputed per operation: its kind and its slow threshold.
         self._kind: dict[str, str] = {op: _GENERATION for op in A.GENERATION_OPERATIONS}
         self._kind.update({op: _GENERATION for op in self.settings.extra_operations})
@@ -71,7 +183,10 @@ class PerformanceSpanProcessor(SpanProcessor):
             op: self.settings.thresholds.get(op, FALLBACK_THRESHOLD) for op in self._kind
         }
         self._template_threshold = dict(self.settings.template_thresholds)
-        self._in_flight: dict[int, Any] = {}
+        self._routes: dict[tuple[Any, ...], _Route] = {}
+        self._running: dict[Any, Any] = {}  # in-progress series by known operation
+        self._in_flight: dict[int, Any] = {}  # span id -> in-progress series of a running span
+        self.metrics.in_progress.count_live(self._in_flight_series)
         self._enabled = True
 
     def disable(self) -> None:
@@ -84,15 +199,21 @@ class PerformanceSpanProcessor(SpanProcessor):
         if not self._enabled:
             return
         try:
-            attrs = span.attributes
-            op = attrs.get(A.OPERATION) if attrs else None
-            if op is None:
+            context: Any
+            attrs: Mapping[str, Any]
+            if _SDK_LAYOUT and isinstance(span, ReadableSpan):
+                context = span._context  # see _sdk_layout()
+                bounded = span._attributes
+                attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
+            else:
+                context = span.context
+                attrs = span.attributes or {}
+            op = attrs.get(A.OPERATION)
+            if op is None or context is None:
                 return  # foreign spans are counted at end only; their names may change
-            if op not in self._kind:
-                op = A.OTHER_OPERATION
-            child = self.metrics.in_progress.child((op,))
-            child.inc()
-            self._in_flight[span.context.span_id] = child
+            # No lock here: the in-progress gauge counts this dict when scraped.
+            series = self._running.get(op) or self._running_series(op)
+            self._in_flight[context[1]] = series  # SpanContext is a tuple; [1] is the span id
         except Exception as exc:
             report_internal_error("on_start", exc)
 
@@ -113,12 +234,62 @@ class PerformanceSpanProcessor(SpanProcessor):
 
     # --- Recording ------------------------------------------------------------------------
 
+    def _running_series(self, op: Any) -> Any:
+        known = op in self._kind
+        in_progress = self.metrics.in_progress
+        series = in_progress.child((op if known else A.OTHER_OPERATION,))
+        if in_progress.is_overflow(series):
+            self.metrics.overflows.inc(in_progress.name)  # not cached: every fold counts
+        elif known:
+            self._running[op] = series
+        return series
+
+    def _in_flight_series(self) -> list[Any]:
+        return list(self._in_flight.values())  # one C-level copy: safe while others insert
+
+    def _route(self, key: tuple[Any, ...]) -> _Route:
+        op, model, provider, endpoint = key
+        kind = self._kind.get(op)
+        if kind is None:
+            op, kind = A.OTHER_OPERATION, _GENERATION
+        route = _Route(
+            self.metrics,
+            op,
+            kind,
+            normalize_model(model),
+            _label(provider),
+            _label(endpoint),
+            self._threshold.get(op, FALLBACK_THRESHOLD),
+        )
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()  # bounded under a flood of distinct models or routes
+        self._routes[key] = route
+        return route
+
     def _record(self, span: ReadableSpan) -> None:
-        attrs: Mapping[str, Any] = span.attributes or {}
-        context = span.context
-        in_flight = self._in_flight.pop(context.span_id, None) if context is not None else None
-        if in_flight is not None:
-            in_flight.dec()
+        """Resolve every series this span updates, then apply the updates under one lock."""
+        context: Any
+        attrs: Mapping[str, Any]
+        if _SDK_LAYOUT and type(span) is ReadableSpan:
+            # The SDK's own fields, read without a property call each (see _sdk_layout()).
+            context = span._context
+            start, end = span._start_time, span._end_time
+            failed = span._status._status_code is _ERROR
+            bounded = span._attributes
+            attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
+        else:
+            context = span.context
+            start, end = span.start_time, span.end_time
+            failed = span.status.status_code is _ERROR
+            attrs = span.attributes or {}
+        trace_id = 0
+        if context is not None:
+            # SpanContext is a tuple (trace_id, span_id, is_remote, trace_flags, ...): index
+            # it rather than call its properties. An exemplar only for sampled spans, whose
+            # trace can be found; TraceFlags is an int, so mask it instead of `.sampled`.
+            self._in_flight.pop(context[1], None)
+            if context[3] & _SAMPLED:
+                trace_id = context[0]
         op = attrs.get(A.OPERATION)
         if op is None:
             translated = foreign.translate(attrs, self.settings.pricing)
@@ -126,93 +297,154 @@ class PerformanceSpanProcessor(SpanProcessor):
                 return
             attrs = translated
             op = attrs[A.OPERATION]
-        kind = self._kind.get(op)
-        if kind is None:
-            op, kind = A.OTHER_OPERATION, _GENERATION
-        m = self.metrics
+        key = (
+            op,
+            attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL),
+            attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM),
+            attrs.get(A.HTTP_ROUTE),
+        )
+        route = self._routes.get(key) or self._route(key)
+        lock = self._lock
         if attrs.get(A.OUTCOME) == "cancelled":
-            m.cancelled.child((op,)).inc()
+            cancelled = route.cancelled or route.resolve_cancelled()
+            with lock:
+                cancelled._inc()
             return
 
-        model = normalize_model(
-            attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
-        )
-        provider = _label(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
-        failed = span.status.status_code is StatusCode.ERROR or A.ERROR_TYPE in attrs
-        error_type = normalize_error_type(attrs.get(A.ERROR_TYPE)) if failed else ""
-
-        duration = _duration(span)
-        if duration is None:
+        failed = failed or A.ERROR_TYPE in attrs
+        kind = route.kind
+        duration = 0.0
+        timed = slow = errors = render_failure = api_error = consecutive = None
+        if start is None or end is None or end < start:
             count_invalid("duration")
         else:
-            exemplar = None
-            if context is not None and context.trace_flags.sampled:
-                exemplar = {"trace_id": format(context.trace_id, "032x")}
-            m.duration.child((op, model, provider, "error" if failed else "success")).observe(
-                duration, exemplar
-            )
-            if not failed:
-                threshold = self._threshold.get(op, FALLBACK_THRESHOLD)
+            duration = (end - start) / 1e9
+            if failed:
+                timed = route.failed or route.resolve_failed()
+            else:
+                timed = route.ok or route.resolve_ok()
+                threshold = route.threshold
                 if kind is _RENDER and self._template_threshold:
                     threshold = self._template_threshold.get(
                         str(attrs.get(A.RENDER_TEMPLATE_ID)), threshold
                     )
                 if duration > threshold:
-                    m.slow.child((op, model)).inc()
-                    m.slowness.child((op,)).observe(duration / threshold)
+                    slow = route.slow or route.resolve_slow()
+                    ratio = duration / threshold
 
         if failed:
-            m.errors.child((op, model, provider, error_type)).inc()
+            error_type = normalize_error_type(attrs.get(A.ERROR_TYPE))
+            errors = route.error_series(error_type)
             if kind is _RENDER:
                 template = _label(attrs.get(A.RENDER_TEMPLATE_ID))
-                m.render_failures.child((_RENDER_TYPE_OF[op], error_type, template)).inc()
+                render_failure = self.metrics.render_failures.child(
+                    (_RENDER_TYPE_OF[route.op], error_type, template)
+                )
         if kind is _API:
-            endpoint = _label(attrs.get(A.HTTP_ROUTE))
+            consecutive = route.consecutive or route.resolve_consecutive()
             if failed:
                 status = attrs.get(A.HTTP_RESPONSE_STATUS_CODE)
                 status_label = str(status) if isinstance(status, int) else ""
-                m.api_errors.child((endpoint, status_label, error_type)).inc()
-                m.consecutive_api_errors.child((endpoint,)).inc()
-            else:
-                m.consecutive_api_errors.child((endpoint,)).set(0)
+                api_error = self.metrics.api_errors.child(
+                    (route.endpoint, status_label, error_type)
+                )
 
-        source = attrs.get(A.COST_SOURCE)
-        if source == A.COST_SOURCE_UNPRICED:
-            m.unpriced.child((op, model)).inc()
-        elif A.COST_USD in attrs:
-            usd = attrs[A.COST_USD]
-            if _is_amount(usd):
-                if usd:
-                    project = _label(attrs.get(A.PROJECT))
-                    m.cost.child((op, model, provider, project)).inc(usd)
-            else:
-                count_invalid("cost")
+        unpriced = cost = None
+        usd: Any = 0.0
+        if attrs.get(A.COST_SOURCE) == A.COST_SOURCE_UNPRICED:
+            unpriced = route.unpriced or route.resolve_unpriced()
+        else:
+            usd = attrs.get(A.COST_USD)
+            if usd is not None:
+                if not _is_amount(usd):
+                    count_invalid("cost")
+                elif usd:
+                    cost = route.cost_series(attrs.get(A.PROJECT))
 
+        retries = queue_wait = None
         attempt = attrs.get(A.RETRY_ATTEMPT)
         if attempt is not None:
             if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 0:
                 if attempt > 0:
-                    m.retries.child((op,)).inc()
+                    retries = route.retries or route.resolve_retries()
             else:
                 count_invalid("retry_attempt")
-
         wait = attrs.get(A.QUEUE_WAIT_S)
         if wait is not None:
             if _is_amount(wait):
-                m.queue_wait.child((op,)).observe(wait)
+                queue_wait = route.queue_wait or route.resolve_queue_wait()
             else:
                 count_invalid("queue_wait")
 
+        # One acquisition for all of the span's updates (try/finally is free until it raises).
+        lock.acquire()
+        try:
+            if timed is not None:
+                timed._observe(duration, trace_id, end)
+            if slow is not None:
+                slow._inc()
+                route.slowness._observe(ratio)
+            if errors is not None:
+                errors._inc()
+                if render_failure is not None:
+                    render_failure._inc()
+                if api_error is not None:
+                    api_error._inc()
+            if consecutive is not None:
+                if failed:
+                    consecutive._inc()
+                else:
+                    consecutive._set(0)
+            if unpriced is not None:
+                unpriced._inc()
+            elif cost is not None:
+                cost._inc(usd)
+            if retries is not None:
+                retries._inc()
+            if queue_wait is not None:
+                queue_wait._observe(wait)
+        finally:
+            lock.release()
 
-def _duration(span: ReadableSpan) -> float | None:
-    start, end = span.start_time, span.end_time
-    if start is None or end is None or end < start:
-        return None
-    return (end - start) / 1e9
+
+def _sdk_layout() -> bool:
+    """Whether this SDK keeps span fields where ``_record`` reads them directly.
+
+    Every property of ``ReadableSpan`` and ``SpanContext`` is a Python-level call (60-130 ns
+    each, about ten per span), and ``attributes`` builds a new ``MappingProxyType`` over a
+    ``BoundedAttributes`` whose ``get`` is two more calls. The values all live in plain
+    fields: checked once here against the public API on a probe span; if any differs (a
+    future SDK), ``_record`` uses the public properties.
+    """
+    try:
+        context = SpanContext(0x1234, 0x56, is_remote=False, trace_flags=TraceFlags(1))
+        span = ReadableSpan(
+            name="probe",
+            context=context,
+            attributes=BoundedAttributes(attributes={"k": "v"}),
+            status=Status(StatusCode.ERROR),
+            start_time=1,
+            end_time=2,
+        )
+        return (
+            span._context is span.context
+            and (context[0], context[1], context[3]) == (0x1234, 0x56, context.trace_flags)
+            and (span._start_time, span._end_time) == (span.start_time, span.end_time)
+            and span._status._status_code is span.status.status_code is StatusCode.ERROR
+            and type(span._attributes) is BoundedAttributes
+            and span._attributes._dict == dict(span.attributes or {}) == {"k": "v"}
+        )
+    except Exception:  # pragma: no cover - only on an SDK with another layout
+        return False
+
+
+_SDK_LAYOUT: Final = _sdk_layout()
 
 
 def _is_amount(value: Any) -> bool:
     """A finite number >= 0 (bools excluded)."""
+    if type(value) is float:
+        return 0.0 <= value < _INF  # NaN fails the comparison
     return (
         isinstance(value, (int, float))
         and not isinstance(value, bool)

@@ -18,10 +18,11 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from otel_perf import tracking
 from otel_perf.config import _UNSET, Settings
+from otel_perf.exposition import start_http_server
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.stats import attach as attach_stats
 from otel_perf.version import __version__

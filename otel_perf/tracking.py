@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_perf import attributes as A
 from otel_perf.classify import classify_error, classify_status
-from otel_perf.pricing import PriceTable, Usage, normalize_model
+from otel_perf.pricing import NO_USAGE, PriceTable, Usage, normalize_model
 from otel_perf.redact import scrub
 from otel_perf.selfmonitor import count_invalid, report_internal_error, warn_once
 
@@ -40,6 +40,7 @@ _GENERATION: Final = "generation"
 _RENDER: Final = "render"
 _API: Final = "api"
 _MAX_ATTRIBUTE_STRING: Final = 1024
+_FEW_ATTRIBUTES: Final = 3
 _USAGE_FIELDS: Final = {
     "images": (A.USAGE_IMAGES, int),
     "image_size": (A.USAGE_IMAGE_SIZE, str),
@@ -275,12 +276,17 @@ class OperationHandle:
             pending[A.COST_SOURCE] = self._cost_source
         elif self._kind is _GENERATION and error_type is None and A.OUTCOME not in pending:
             estimate = _runtime.pricing.estimate(
-                self._operation, self._model, Usage(**self._usage) if self._usage else Usage()
+                self._operation, self._model, Usage(**self._usage) if self._usage else NO_USAGE
             )
             pending[A.COST_SOURCE] = estimate.source
             if estimate.usd is not None:
                 pending[A.COST_USD] = estimate.usd
-        if pending:
+        if len(pending) <= _FEW_ATTRIBUTES:
+            # The SDK's set_attributes() cleans the mapping through ABC isinstance checks
+            # that cost more than the lock and value check of a set_attribute() per key.
+            for key, value in pending.items():
+                span.set_attribute(key, value)
+        else:
             span.set_attributes(pending)
         span.end()
 
@@ -392,6 +398,46 @@ def track_generation(
             f"{', '.join(sorted(_runtime.generation_operations))} "
             "(add more with configure(extra_operations=...))"
         )
+    if attributes is None and request_id is None:
+        template = _cached_generation_template(operation, model, provider, project)
+    else:
+        template = _generation_template(operation, model, provider, project, request_id, attributes)
+    attrs, name, label_model = template
+    return _Tracker(_GENERATION, operation, label_model, name, SpanKind.CLIENT, attrs)
+
+
+_generation_templates: dict[tuple[Any, ...], tuple[dict[str, Any], str, str]] = {}
+_TEMPLATE_CACHE_SIZE: Final = 1024
+
+
+def _cached_generation_template(
+    operation: str, model: Any, provider: str | None, project: str | None
+) -> tuple[dict[str, Any], str, str]:
+    """The usual call repeats a few (operation, model, provider, project) combinations:
+    their span attributes, name and label model are built once. The cached attribute dict
+    is only ever read (``start_span`` copies it into the span)."""
+    key = (operation, model, provider, project)
+    try:
+        template = _generation_templates.get(key)
+    except TypeError:  # an unhashable model or provider: nothing to cache
+        return _generation_template(operation, model, provider, project, None, None)
+    if template is None:
+        template = _generation_template(operation, model, provider, project, None, None)
+        if len(_generation_templates) >= _TEMPLATE_CACHE_SIZE:
+            _generation_templates.clear()  # bounded under a flood of distinct models
+        _generation_templates[key] = template
+    return template
+
+
+def _generation_template(
+    operation: str,
+    model: Any,
+    provider: str | None,
+    project: str | None,
+    request_id: str | None,
+    attributes: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], str, str]:
+    """A generation span's start attributes, its name and the model as a metric label."""
     attrs = _user_attributes(attributes)
     attrs[A.OPERATION] = operation
     attrs[A.GEN_AI_OPERATION_NAME] = operation
@@ -403,7 +449,7 @@ def track_generation(
     _put(attrs, A.PROJECT, project)
     _put(attrs, A.REQUEST_ID, request_id)
     name = f"{operation} {model}" if model else operation
-    return _Tracker(_GENERATION, operation, normalize_model(model), name, SpanKind.CLIENT, attrs)
+    return attrs, name, normalize_model(model)
 
 
 def track_render(
