@@ -194,8 +194,9 @@ class HistogramSeries:
         self._lock = lock
         self.counts = [0] * (len(bounds) + 1)
         self.sum = 0.0
-        # The latest (trace_id, value, unix_time_ns) per bucket, allocated on first use.
-        self.exemplars: list[tuple[int, float, int] | None] | None = None
+        # The latest (trace_id, value, unix_time_ns) by bucket index, allocated on first
+        # use; sparse because most buckets of a series never see an exemplar.
+        self.exemplars: dict[int, tuple[int, float, int]] | None = None
         self.text: str | None = None
 
     def observe(self, value: float, trace_id: int = 0, time_ns: int = 0) -> None:
@@ -210,7 +211,7 @@ class HistogramSeries:
         if trace_id:
             exemplars = self.exemplars
             if exemplars is None:
-                exemplars = self.exemplars = [None] * len(self.counts)
+                exemplars = self.exemplars = {}
             exemplars[i] = (trace_id, value, time_ns)
 
 
@@ -343,7 +344,7 @@ class LimitedMetric(Collector):
                 series.append(self._overflow_child)
             if self.kind == "histogram":
                 return [
-                    (s, s.counts[:], s.sum, None if s.exemplars is None else s.exemplars[:])
+                    (s, s.counts[:], s.sum, None if s.exemplars is None else s.exemplars.copy())
                     for s in series
                 ]
             if self._live is None:
@@ -386,7 +387,7 @@ class LimitedMetric(Collector):
             cumulative = list(accumulate(counts))
             for i, count in enumerate(cumulative):
                 exemplar = None
-                if exemplars is not None and exemplars[i] is not None:
+                if exemplars is not None and i in exemplars:
                     trace_id, value, time_ns = exemplars[i]
                     exemplar = Exemplar(
                         {"trace_id": format(trace_id, "032x")}, value, time_ns / 1e9

@@ -15,7 +15,7 @@ b'# EOF\\n'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, repeat
 from typing import Any, Final
 
@@ -120,19 +120,16 @@ def _histogram_lines(
         # Interleave labels, counts (and exemplars) in C: zip/chain do per-line work
         # without a Python-level loop, which is most of the saving over generic rendering.
         if openmetrics:
-            suffixes = (
-                no_exemplars
-                if exemplars is None
-                else [_EMPTY if e is None else _exemplar(e) for e in exemplars]
-            )
+            suffixes: Sequence[str] = no_exemplars
+            if exemplars:
+                suffixes = list(no_exemplars)
+                for i, exemplar in exemplars.items():
+                    suffixes[i] = _exemplar(exemplar)
             args = chain.from_iterable(zip(repeat(text), cumulative, suffixes))
         else:
             args = chain.from_iterable(zip(repeat(text), cumulative))
         out.append(template % (*args, text, cumulative[-1], text, _number(total)))
     return out
-
-
-_EMPTY: Final = ""
 
 
 def _exemplar(exemplar: tuple[int, float, int]) -> str:

@@ -1,0 +1,141 @@
+"""Targets 1, 2 and 6: cost of a tracked generation, of ``on_end`` alone, against budgets."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from benchmarks import pipelines
+from benchmarks.report import Row
+from benchmarks.timing import interleaved, per_call_percentiles, ratio
+
+SEED_BUDGETS_US = {"TRACK-008 (2 ms)": 2000.0, "Story 6.2 (5 ms)": 5000.0}
+
+
+def tracked_vs_bare(n: int, rounds: int) -> tuple[list[Row], dict[str, Any]]:
+    """Target 1 (and the figures target 6 reuses)."""
+    attributes = pipelines.final_attributes()
+    bare = pipelines.Bare()
+    ours = pipelines.Ours()
+    try:
+        timed = interleaved(
+            {
+                "bare": pipelines.bare_span(bare.tracer, attributes),
+                "bare_minimal": pipelines.bare_span_minimal(bare.tracer, attributes),
+                "tracked": pipelines.tracked_generation,
+            },
+            n=n,
+            rounds=rounds,
+        )
+        percentiles = per_call_percentiles(pipelines.tracked_generation, max(n, 1000))
+        count = ours.value(
+            "otel_perf_operation_duration_seconds_count",
+            operation=pipelines.OPERATION,
+            model=pipelines.MODEL,
+            provider=pipelines.PROVIDER,
+            status="success",
+        )
+    finally:
+        ours.shutdown()
+        bare.shutdown()
+    vs_bare = ratio(timed, "tracked", "bare")
+    vs_minimal = ratio(timed, "tracked", "bare_minimal")
+    tracked_us = timed["tracked"].median_us
+    rows = [
+        Row(
+            "1",
+            f"tracked generation vs bare SDK span ({len(attributes)} attributes, batch → null)",
+            f"{timed['bare'].median_us:.1f} µs",
+            f"{tracked_us:.1f} µs",
+            vs_bare.median,
+            "≤ 1.10×",
+            vs_bare.median <= 1.10,
+            f"per-round ratios {vs_bare.spread}",
+        ),
+        Row(
+            "1b",
+            "same, vs a hand-rolled minimal bare span (start_span/attach/detach/end)",
+            f"{timed['bare_minimal'].median_us:.1f} µs",
+            f"{tracked_us:.1f} µs",
+            vs_minimal.median,
+            "(info)",
+            None,
+            f"per-round ratios {vs_minimal.spread}",
+        ),
+    ]
+    facts = {
+        "bare_us": timed["bare"].median_us,
+        "tracked_us": tracked_us,
+        "percentiles": percentiles,
+        "recorded": count,
+        "attributes": sorted(attributes),
+    }
+    return rows, facts
+
+
+def on_end_alone(n: int, rounds: int, bare_us: float) -> list[Row]:
+    """Target 2: the processor's ``on_end`` (and ``on_start``) per span, spans prepared."""
+    spans = pipelines.finished_spans(1000)
+    ours = pipelines.Ours()
+    processor = ours.processor
+    on_start, on_end = processor.on_start, processor.on_end
+    try:
+        for span in spans:  # warm the route cache, as any running service has
+            on_start(span)  # type: ignore[arg-type]
+            on_end(span)
+        starts, ends = [], []
+        blocks = max(1, n // len(spans))
+        clock = time.perf_counter_ns
+        for _ in range(rounds):
+            start_ns = end_ns = 0
+            for _ in range(blocks):
+                t0 = clock()
+                for span in spans:
+                    on_start(span)  # type: ignore[arg-type]
+                t1 = clock()
+                for span in spans:
+                    on_end(span)
+                t2 = clock()
+                start_ns += t1 - t0
+                end_ns += t2 - t1
+            starts.append(start_ns / (blocks * len(spans)) / 1000.0)
+            ends.append(end_ns / (blocks * len(spans)) / 1000.0)
+        in_progress = ours.value("otel_perf_operations_in_progress", operation="generate_image")
+    finally:
+        ours.shutdown()
+    starts.sort()
+    ends.sort()
+    start_us, end_us = starts[len(starts) // 2], ends[len(ends) // 2]
+    return [
+        Row(
+            "2",
+            "processor on_end alone (tracked generation span, warm)",
+            f"bare span {bare_us:.1f} µs",
+            f"{end_us:.2f} µs",
+            end_us / bare_us,
+            "≤ 3 µs",
+            end_us <= 3.0,
+            f"on_start {start_us:.2f} µs; in-progress gauge back to {in_progress:g}",
+        )
+    ]
+
+
+def budgets(facts: dict[str, Any]) -> list[Row]:
+    """Target 6: the full tracked operation against the seed's per-operation budgets."""
+    rows = []
+    p99 = facts["percentiles"]["p99"]
+    for name, budget_us in SEED_BUDGETS_US.items():
+        share = facts["tracked_us"] / budget_us
+        rows.append(
+            Row(
+                "6",
+                f"full tracked operation vs {name} budget",
+                f"{budget_us:.0f} µs",
+                f"{facts['tracked_us']:.1f} µs",
+                share,
+                "≤ 1 (aim ≤ 0.01)",
+                share <= 1.0,
+                f"p99 {p99:.1f} µs = {p99 / budget_us:.4f} of budget",
+            )
+        )
+    return rows
