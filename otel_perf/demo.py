@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from otel_perf import metrics as M
-from otel_perf.attributes import RENDER_OPERATIONS
+from otel_perf.attributes import RENDER_FAILURE_REASONS, RENDER_OPERATIONS
 from otel_perf.pricing import PriceTable, Usage, normalize_model
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 from otel_perf.tracking import track_api_call, track_generation, track_render
@@ -57,14 +57,7 @@ _API_FAILURES: Final = (
     ("network", None),
 )
 _GENERATION_FAILURES: Final = ("safety_block", "rate_limit", "timeout", "server_error")
-_RENDER_FAILURES: Final = (
-    "timeout",
-    "memory_exceeded",
-    "invalid_composition",
-    "missing_asset",
-    "codec_error",
-    "unknown",
-)
+_RENDER_FAILURES: Final = RENDER_FAILURE_REASONS
 # A realistic message per failure; classification must recover the type from it.
 _MESSAGES: Final = {
     "safety_block": "Your request was rejected as a result of our safety system",
