@@ -378,10 +378,10 @@ def ledger(
         error_type = op.failure or ""
         status = "error" if failed else "success"
         base = {"operation": op.operation, "model": model, "provider": op.provider}
-        add(M.OPERATION_DURATION + "_count", 1, **base, status=status)
-        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status)
+        add(M.OPERATION_DURATION + "_count", 1, **base, status=status, project=op.project)
+        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status, project=op.project)
         if failed:
-            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type)
+            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type, project=op.project)
             if op.kind == "render":
                 add(
                     M.RENDER_FAILURES,
