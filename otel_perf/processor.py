@@ -140,6 +140,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         provider = _label(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
         failed = span.status.status_code is StatusCode.ERROR or A.ERROR_TYPE in attrs
         error_type = normalize_error_type(attrs.get(A.ERROR_TYPE)) if failed else ""
+        project = _label(attrs.get(A.PROJECT))
 
         duration = _duration(span)
         if duration is None:
@@ -148,9 +149,9 @@ class PerformanceSpanProcessor(SpanProcessor):
             exemplar = None
             if context is not None and context.trace_flags.sampled:
                 exemplar = {"trace_id": format(context.trace_id, "032x")}
-            m.duration.child((op, model, provider, "error" if failed else "success")).observe(
-                duration, exemplar
-            )
+            m.duration.child(
+                (op, model, provider, "error" if failed else "success", project)
+            ).observe(duration, exemplar)
             if not failed:
                 threshold = self._threshold.get(op, FALLBACK_THRESHOLD)
                 if kind is _RENDER and self._template_threshold:
@@ -162,7 +163,7 @@ class PerformanceSpanProcessor(SpanProcessor):
                     m.slowness.child((op,)).observe(duration / threshold)
 
         if failed:
-            m.errors.child((op, model, provider, error_type)).inc()
+            m.errors.child((op, model, provider, error_type, project)).inc()
             if kind is _RENDER:
                 template = _label(attrs.get(A.RENDER_TEMPLATE_ID))
                 m.render_failures.child((_RENDER_TYPE_OF[op], error_type, template)).inc()
@@ -183,7 +184,6 @@ class PerformanceSpanProcessor(SpanProcessor):
             usd = attrs[A.COST_USD]
             if _is_amount(usd):
                 if usd:
-                    project = _label(attrs.get(A.PROJECT))
                     m.cost.child((op, model, provider, project)).inc(usd)
             else:
                 count_invalid("cost")
@@ -192,7 +192,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         if attempt is not None:
             if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 0:
                 if attempt > 0:
-                    m.retries.child((op,)).inc()
+                    m.retries.child((op, project)).inc()
             else:
                 count_invalid("retry_attempt")
 
