@@ -32,7 +32,7 @@ _MAX_SLICES: Final = len(PALETTE)
 
 def _svg(chart_id: str, width: int, height: int, title: str, body: str) -> str:
     return (
-        f'<svg id="{chart_id}" class="chart" xmlns="http://www.w3.org/2000/svg" '
+        f'<svg id="{chart_id}" class="chart" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>{body}</svg>'
     )
