@@ -90,11 +90,6 @@ class PrometheusClient:
             for r in data["result"]
         ]
 
-    def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
-        """Label sets of the series matching ``match`` with samples between start and end."""
-        params = [("match[]", match), ("start", _fmt_time(start)), ("end", _fmt_time(end))]
-        return [dict(labels) for labels in self._call("POST", "series", params)]
-
     def flags(self) -> dict[str, str]:
         """The server's command-line flags (retention, admin API, ...)."""
         return {str(k): str(v) for k, v in self._call("GET", "status/flags", {}).items()}

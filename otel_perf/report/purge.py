@@ -10,19 +10,41 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+from typing import Final
 
+from otel_perf.metrics import SPECS
 from otel_perf.report import promql
 from otel_perf.report.command import EXIT_PROMETHEUS, EXIT_USAGE, add_prometheus_argument
 from otel_perf.report.prometheus import PrometheusClient, PrometheusError
+from otel_perf.report.timerange import retention_seconds
 
-#: Far enough back for any retention.
-_ALL_TIME = 20 * 365 * 86400.0
+#: Every exposed series name that carries a project label.
+PROJECT_SERIES: Final = tuple(
+    name
+    for spec in SPECS
+    if "project" in spec.labels
+    for name in (
+        (spec.name + "_bucket", spec.name + "_count", spec.name + "_sum")
+        if spec.kind == "histogram"
+        else (spec.name,)
+    )
+)
 
 
 def project_matcher(project: str) -> str:
     """The series selector for every otel-perf series of ``project``."""
     return f'{{__name__=~"otel_perf_.+",project={promql.quote(project)}}}'
+
+
+def count_series(client: PrometheusClient, project: str, seconds: float) -> int:
+    """Series of ``project`` holding samples in the last ``seconds`` (deleted ones hold none;
+    the series API would still list them until the head is compacted)."""
+    total = 0
+    for name in PROJECT_SERIES:
+        series = promql.selector(name, project=project)
+        result = client.query(f"count(last_over_time({series}[{int(seconds)}s]))")
+        total += int(result[0].value) if result else 0
+    return total
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,18 +67,18 @@ def run(args: argparse.Namespace) -> int:
     matcher = project_matcher(args.project)
     try:
         client = PrometheusClient(args.prometheus, timeout=args.timeout)
-        now = time.time()
-        series = client.series(matcher, now - _ALL_TIME, now)
+        window = retention_seconds(client.flags()) + 86400.0
+        series = count_series(client, args.project, window)
         if not series:
             print(f"otel-perf purge: no series of project {args.project!r} in {client.url}")
             return 0
-        if not args.yes and not _confirm(args.project, len(series), client.url):
+        if not args.yes and not _confirm(args.project, series, client.url):
             print("otel-perf purge: nothing deleted", file=sys.stderr)
             return EXIT_USAGE
         client.delete_series([matcher])
         if not args.keep_tombstones:
             client.clean_tombstones()
-        left = client.series(matcher, now - _ALL_TIME, time.time())
+        left = count_series(client, args.project, window)
     except PrometheusError as exc:
         print(f"otel-perf purge: error: {exc}", file=sys.stderr)
         return EXIT_PROMETHEUS
@@ -64,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"otel-perf purge: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(
-        f"otel-perf purge: deleted {len(series)} series of project {args.project!r} "
+        f"otel-perf purge: deleted {series} series of project {args.project!r} "
         f"from {client.url}"
-        + (f"; {len(left)} reappeared (is the service still sending it?)" if left else "")
+        + (f"; {left} hold new samples (is a service still sending it?)" if left else "")
     )
     return 0
 
