@@ -72,8 +72,10 @@ def assemble(
             "cover every project: their metrics carry no project label."
         )
     if facts.unpriced:
+        count = round(facts.unpriced)
         notes.append(
-            f"{facts.unpriced:.0f} operations used models with no price: the cost is a lower bound."
+            f"{count} operation{'s' if count != 1 else ''} used models with no price: "
+            "the cost is a lower bound."
         )
     return Report(
         generated_at=iso(generated_at),

@@ -56,14 +56,18 @@ def saving(amount: float, unit: str) -> str:
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
-    """Columns padded to their widest cell; the first column left-aligned, others right."""
+    """Columns padded to their widest cell; words left-aligned, numbers right-aligned."""
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    left = [
+        i == 0 or all(row[i][:1].isalpha() and row[i] != NA for row in rows)
+        for i in range(len(headers))
+    ]
 
     def line(cells: Sequence[str]) -> str:
         parts = [
-            cell.ljust(w) if i == 0 else cell.rjust(w)
+            cell.ljust(w) if left[i] else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return (indent + "  ".join(parts)).rstrip()

@@ -258,7 +258,8 @@ def _suggestions(r: Report) -> str:
 
 
 def _projects(r: Report) -> str:
-    field, descending = parse_sort(r.projects_sort)
+    _, descending = parse_sort(r.projects_sort)
+    column = r.projects_sort.partition(":")[0]
     head = ["project", "cost", "time", "operations", "errors", "error rate", "success rate"]
     rows = "".join(
         "<tr>"
@@ -281,7 +282,7 @@ def _projects(r: Report) -> str:
     order = "descending" if descending else "ascending"
     notes = "".join(f"<li>{_e(n)}</li>" for n in r.notes)
     content = (
-        f'<p class="muted">Sorted by {_e(field)}, {order}; click a column to re-sort.</p>'
+        f'<p class="muted">Sorted by {_e(column)}, {order}; click a column to re-sort.</p>'
         + table
         + (f"<h3>Notes</h3><ul>{notes}</ul>" if notes else "")
     )

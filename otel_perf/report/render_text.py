@@ -136,7 +136,8 @@ def _suggestions(r: Report) -> str:
 
 
 def _projects(r: Report) -> str:
-    field, descending = parse_sort(r.projects_sort)
+    _, descending = parse_sort(r.projects_sort)
+    column = r.projects_sort.partition(":")[0]
     order = "descending" if descending else "ascending"
     rows = [
         [p.project, usd(p.cost_usd), seconds(p.time_seconds), str(p.operations), str(p.errors),
@@ -144,4 +145,4 @@ def _projects(r: Report) -> str:
         for p in r.projects
     ]  # fmt: skip
     headers = ["project", "cost", "time", "operations", "errors", "error rate", "success rate"]
-    return f"PROJECTS (by {field}, {order})\n" + text_table(headers, rows)
+    return f"PROJECTS (by {column}, {order})\n" + text_table(headers, rows)

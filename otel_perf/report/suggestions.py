@@ -179,7 +179,7 @@ def safety_block_model(facts: Facts, prices: PriceTable) -> Iterator[Candidate]:
             (r, m) for (o, m), r in blocked_rates.items() if o == op and m != model and r < rate
         )
         advice = (
-            f"try {others[0][1]} ({100 * others[0][0]:.0f}% blocked here)"
+            f"try {others[0][1]} ({100 * others[0][0]:.0f}% of its runs blocked in this range)"
             if others
             else "try another model or rephrase the prompts that trip the filter"
         )
