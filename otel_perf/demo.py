@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from otel_perf import metrics as M
-from otel_perf.attributes import RENDER_OPERATIONS
+from otel_perf.attributes import RENDER_FAILURE_REASONS, RENDER_OPERATIONS
 from otel_perf.pricing import PriceTable, Usage, normalize_model
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 from otel_perf.tracking import track_api_call, track_generation, track_render
@@ -60,14 +60,7 @@ _API_FAILURES: Final = (
     ("network", None),
 )
 _GENERATION_FAILURES: Final = ("safety_block", "rate_limit", "timeout", "server_error")
-_RENDER_FAILURES: Final = (
-    "timeout",
-    "memory_exceeded",
-    "invalid_composition",
-    "missing_asset",
-    "codec_error",
-    "unknown",
-)
+_RENDER_FAILURES: Final = RENDER_FAILURE_REASONS
 # A realistic message per failure; classification must recover the type from it.
 _MESSAGES: Final = {
     "safety_block": "Your request was rejected as a result of our safety system",
@@ -408,11 +401,10 @@ def ledger(
         error_type = op.failure or ""
         status = "error" if failed else "success"
         base = {"operation": op.operation, "model": model, "provider": op.provider}
-        project = op.project
-        add(M.OPERATION_DURATION + "_count", 1, **base, status=status, project=project)
-        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status, project=project)
+        add(M.OPERATION_DURATION + "_count", 1, **base, status=status, project=op.project)
+        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status, project=op.project)
         if failed:
-            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type, project=project)
+            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type, project=op.project)
             if op.kind == "render":
                 add(
                     M.RENDER_FAILURES,
@@ -430,7 +422,7 @@ def ledger(
                 add(M.SLOW_OPERATIONS, 1, operation=op.operation, model=model)
         if op.provider_cost_usd is not None:  # reported cost counts whatever the outcome
             if op.provider_cost_usd:
-                add(M.COST_USD, op.provider_cost_usd, **base, project=project)
+                add(M.COST_USD, op.provider_cost_usd, **base, project=op.project)
         elif op.kind == "generation" and not failed:
             estimate = table.estimate(
                 op.operation, model, Usage(images=op.images, characters=op.characters)
@@ -440,7 +432,7 @@ def ledger(
             elif estimate.usd:
                 add(M.COST_USD, estimate.usd, **base, project=op.project)
         if op.retry_attempt:
-            add(M.RETRIES, 1, operation=op.operation, project=project)
+            add(M.RETRIES, 1, operation=op.operation, project=op.project)
         if op.queue_wait_s is not None:
             add(M.QUEUE_WAIT + "_count", 1, operation=op.operation)
             add(M.QUEUE_WAIT + "_sum", op.queue_wait_s, operation=op.operation)

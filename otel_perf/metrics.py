@@ -65,11 +65,9 @@ class MetricSpec:
 # which total time, error rate, success rate and retries per success follow per project.
 # Route-, template- and threshold-level metrics stay fleet-wide to bound cardinality.
 SPECS: Final = (
-    MetricSpec(OPERATION_DURATION, "histogram",
-               ("operation", "model", "provider", "status", "project"),
+    MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status", "project"),
                "Duration of tracked operations in seconds, by outcome."),
-    MetricSpec(OPERATION_ERRORS, "counter",
-               ("operation", "model", "provider", "error_type", "project"),
+    MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type", "project"),
                "Failed operations by classified error type."),
     MetricSpec(SLOW_OPERATIONS, "counter", ("operation", "model"),
                "Operations slower than their configured threshold."),

@@ -138,9 +138,9 @@ class PerformanceSpanProcessor(SpanProcessor):
             attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
         )
         provider = _label(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
+        project = _label(attrs.get(A.PROJECT))
         failed = span.status.status_code is StatusCode.ERROR or A.ERROR_TYPE in attrs
         error_type = normalize_error_type(attrs.get(A.ERROR_TYPE)) if failed else ""
-        project = _label(attrs.get(A.PROJECT))
 
         duration = _duration(span)
         if duration is None:

@@ -56,8 +56,9 @@ class RecordUnsampledSampler(sampling.Sampler):
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
         if result.decision is sampling.Decision.DROP:
+            # A DROP result carries no attributes; the span keeps the ones it asked for.
             return sampling.SamplingResult(
-                sampling.Decision.RECORD_ONLY, result.attributes, result.trace_state
+                sampling.Decision.RECORD_ONLY, attributes, result.trace_state
             )
         return result
 
