@@ -107,3 +107,17 @@ def test_formatting():
     assert saving(3, "errors") == "3 errors"
     table = text_table(["name", "n"], [["a", "1"], ["bbb", "22"]])
     assert table.splitlines()[2] == "  a      1"
+
+
+def test_projection_continues_the_observed_rate_to_the_window_end():
+    """$10 over the first day of a 30-day window projects to $300, over a $100 budget."""
+    from otel_perf.report.collect import Extent
+    from otel_perf.report.sections import projection
+
+    start = NOW - 86400
+    p = projection(10.0, Extent(start, NOW), NOW, 30 * 86400.0, 100.0)
+    assert p.rate_usd_per_hour == pytest.approx(10 / 24)
+    assert p.projected_usd == pytest.approx(300.0)
+    assert p.over_budget is True
+    idle = projection(10.0, Extent(NOW, NOW), NOW, 30 * 86400.0, None)
+    assert (idle.projected_usd, idle.over_budget) == (None, None)  # no period to take a rate from
