@@ -111,6 +111,11 @@ def render_html(report: Report) -> str:
     )
 
 
+def _fleet(r: Report) -> str:
+    """Marks figures that cover every project although the report is for one."""
+    return " (all projects)" if r.project is not None else ""
+
+
 def _section(name: str, content: str, prefix: str = "") -> str:
     return f'<section id="{name.lower()}">{prefix}<h2>{name}</h2>{content}</section>'
 
@@ -121,7 +126,7 @@ def _cost(r: Report, header: str) -> str:
         ("total cost", usd(c.total_usd)),
         (f"projected, {p.budget_window_days:g}-day window", usd(p.projected_usd)),
         ("current rate per hour", usd(p.rate_usd_per_hour)),
-        ("unpriced operations", str(c.unpriced_operations)),
+        (f"unpriced operations{_fleet(r)}", str(c.unpriced_operations)),
     ]
     if p.budget_usd is not None:
         cards.append(("budget", f"{usd(p.budget_usd)} ({'over' if p.over_budget else 'within'})"))
@@ -205,9 +210,9 @@ def _errors(r: Report) -> str:
         + "</div><div>"
         + _counts("render reason", e.render_reasons)
         + "</div></div>"
-        + '<div class="grid"><div><h3>Worst endpoints</h3>'
+        + f'<div class="grid"><div><h3>Worst endpoints{_fleet(r)}</h3>'
         + _table(["endpoint", "errors", "status codes"], endpoints)
-        + "</div><div><h3>Worst templates</h3>"
+        + f"</div><div><h3>Worst templates{_fleet(r)}</h3>"
         + _table(["template", "failures", "reasons"], templates)
         + "</div></div>"
     )
@@ -231,11 +236,13 @@ def _efficiency(r: Report) -> str:
                 ("generations", f"{f.generations:,}"),
                 ("generations per hour", number(f.generations_per_hour, 1)),
                 ("retries per success", number(f.retries_per_success)),
-                ("queue wait, average", seconds(q.average_seconds)),
+                (f"queue wait, average{_fleet(r)}", seconds(q.average_seconds)),
             ]
         )
         + "</div></div>"
-        + _table(["operation", "success rate", "queue wait", "slow runs"], by_op)
+        + _table(
+            ["operation", "success rate", f"queue wait{_fleet(r)}", f"slow runs{_fleet(r)}"], by_op
+        )
     )
     return _section("Efficiency", content)
 

@@ -16,6 +16,11 @@ def render_text(report: Report) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _fleet(r: Report) -> str:
+    """Marks figures that cover every project although the report is for one."""
+    return " (all projects)" if r.project is not None else ""
+
+
 def _header(r: Report) -> str:
     scope = f"project {r.project}" if r.project is not None else "all projects"
     return "\n".join(
@@ -40,7 +45,7 @@ def _cost(r: Report) -> str:
         budget = f", {state} the {usd(p.budget_usd)} budget"
     lines = [
         "COST",
-        f"  Total {usd(c.total_usd)}; unpriced operations: {c.unpriced_operations}",
+        f"  Total {usd(c.total_usd)}; unpriced operations{_fleet(r)}: {c.unpriced_operations}",
         f"  Projected for the {p.budget_window_days:g}-day window ending {p.window_end}: "
         f"{usd(p.projected_usd)} at {usd(p.rate_usd_per_hour)}/h{budget}",
         "",
@@ -101,9 +106,11 @@ def _errors(r: Report) -> str:
         for w in e.worst_templates
     ]
     if endpoints:
-        lines += ["", text_table(["worst endpoint", "errors", "status codes"], endpoints)]
+        headers = [f"worst endpoint{_fleet(r)}", "errors", "status codes"]
+        lines += ["", text_table(headers, endpoints)]
     if templates:
-        lines += ["", text_table(["worst template", "failures", "reasons"], templates)]
+        headers = [f"worst template{_fleet(r)}", "failures", "reasons"]
+        lines += ["", text_table(headers, templates)]
     return "\n".join(lines)
 
 
@@ -115,10 +122,10 @@ def _efficiency(r: Report) -> str:
         f"  Generations {f.generations} ({number(f.generations_per_hour, 1)} per hour observed)",
         f"  Success rate {percent(f.success_rate_pct)} ({f.successes} successful operations)",
         f"  Retries {f.retries} ({number(f.retries_per_success)} per success)",
-        f"  Queue wait average {seconds(q.average_seconds)} over {q.count} waits",
+        f"  Queue wait{_fleet(r)} average {seconds(q.average_seconds)} over {q.count} waits",
     ]
     if f.slow_operations:
-        lines += ["", _counts("slow operation", f.slow_operations)]
+        lines += ["", _counts(f"slow operation{_fleet(r)}", f.slow_operations)]
     return "\n".join(lines)
 
 

@@ -178,3 +178,6 @@ def test_one_project_report_equals_that_project(stack: Stack):
     assert M.API_ERRORS in data["fleet_wide_metrics"]
     assert M.COST_USD not in data["fleet_wide_metrics"]
     assert any("no project label" in note for note in data["notes"])
+    text = run_cli("report", "--prometheus", stack.url, "--project", "delta").out
+    assert "worst endpoint (all projects)" in text  # fleet-wide figures say so where shown
+    assert "otel-perf report: project delta" in text
