@@ -52,7 +52,8 @@ Rule = Callable[[Facts, PriceTable], Iterator[Candidate]]
 def suggest(facts: Facts, prices: PriceTable) -> list[Suggestion]:
     """The ranked suggestions (at most five, each above the 10 % threshold)."""
     candidates = [c for rule in RULES for c in rule(facts, prices)]
-    kept = [c for c in candidates if c.improvement_pct > MIN_IMPROVEMENT_PCT]
+    # Compared at the precision shown (10.04 % prints as 10.0 %, which is not above 10 %).
+    kept = [c for c in candidates if round(c.improvement_pct, 1) > MIN_IMPROVEMENT_PCT]
     kept.sort(key=lambda c: (-c.improvement_pct, c.rule, c.title))
     return [
         Suggestion(

@@ -60,6 +60,18 @@ def test_cheaper_model_skips_small_shares_of_the_bill():
     assert "cheaper_model" not in _rules(facts)
 
 
+def test_threshold_is_strictly_above_ten_percent_as_shown():
+    """Upscaling at 10.04 % of the cost prints as 10.0 %: not shown; at 10.2 % it is."""
+
+    def share(upscale: float) -> list[str]:
+        cost = {("generate_image", "nano-banana", "gcp.gemini"): 100.0 - upscale,
+                ("generate_video", "topaz-video-upscale", "topaz"): upscale}  # fmt: skip
+        return _rules(_facts(cost=cost))
+
+    assert share(10.04) == []
+    assert share(10.2) == ["upscaling_cost"]
+
+
 def test_safety_block_prone_model():
     """A model with many content-policy refusals; another model in the data blocks less."""
     facts = _facts(
