@@ -231,7 +231,9 @@ def test_eight_threads_give_exact_totals(pipeline):
     total = 8 * per_thread
     assert pipeline.value(D + "_count", operation="generate_image", model="flux", provider="",
                           status="success", project="p") == total  # fmt: skip
-    assert pipeline.value("otel_perf_retries_total", operation="generate_image") == total / 2
+    assert pipeline.value("otel_perf_retries_total", operation="generate_image", project="p") == (
+        total / 2
+    )
     assert pipeline.value("otel_perf_cost_usd_total", operation="generate_image", model="flux",
                           provider="", project="p") == pytest.approx(total * 0.02)  # fmt: skip
     assert pipeline.value("otel_perf_operations_in_progress", operation="generate_image") == 0

@@ -315,9 +315,25 @@ def test_retry_and_queue_wait_metrics(pipeline):
         with otel_perf.track_generation("generate_image", model="flux") as op:
             op.set_retry_attempt(attempt)
             op.set_queue_wait(2.5)
-    assert pipeline.value("otel_perf_retries_total", operation="generate_image") == 2
+    assert pipeline.value("otel_perf_retries_total", operation="generate_image", project="") == 2
     assert pipeline.value("otel_perf_queue_wait_seconds_count", operation="generate_image") == 3
     assert pipeline.value("otel_perf_queue_wait_seconds_sum", operation="generate_image") == 7.5
+
+
+def test_project_labels_duration_errors_and_retries(pipeline):
+    """The project is a label on duration, errors, retries and cost (per-project reports)."""
+    with otel_perf.track_generation("generate_image", model="flux", project="p1") as op:
+        op.set_retry_attempt(1)
+    with pytest.raises(TimeoutError):
+        with otel_perf.track_generation("generate_image", model="flux", project="p2"):
+            raise TimeoutError("Request timed out after 30s")
+    base = dict(operation="generate_image", model="flux", provider="")
+    assert pipeline.value(D, **base, status="success", project="p1") == 1
+    assert pipeline.value(D, **base, status="error", project="p2") == 1
+    errors = "otel_perf_operation_errors_total"
+    assert pipeline.value(errors, **base, error_type="timeout", project="p2") == 1
+    assert pipeline.value("otel_perf_retries_total", operation="generate_image", project="p1") == 1
+    assert pipeline.value("otel_perf_cost_usd_total", **base, project="p1") == pytest.approx(0.02)
 
 
 @pytest.mark.parametrize(
