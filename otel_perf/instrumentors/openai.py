@@ -229,8 +229,11 @@ class OpenAIInstrumentor(BaseInstrumentor):
 
     def __init__(self) -> None:
         super().__init__()
-        self._patcher = Patcher()
-        self.jobs = JobTracker()
+        # BaseInstrumentor is a singleton: every OpenAIInstrumentor() is the same object,
+        # so state is created once and survives later constructor calls.
+        if not hasattr(self, "_patcher"):
+            self._patcher = Patcher()
+            self.jobs = JobTracker()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return package.OPENAI
