@@ -169,7 +169,7 @@ class ForeignSpans:
         if provider is not None:
             text = str(provider).strip().lower()
             out[A.GEN_AI_PROVIDER_NAME] = PROVIDER_ALIASES.get(text, text)
-        if span.status.status_code is StatusCode.ERROR and A.ERROR_TYPE not in attrs:
+        if A.ERROR_TYPE not in attrs and span.status.status_code is StatusCode.ERROR:
             out[A.ERROR_TYPE] = _error_type(span, attrs)
         for key in COST_ATTRIBUTES:
             cost = attrs.get(key)
@@ -177,8 +177,8 @@ class ForeignSpans:
                 out[A.COST_USD] = float(cost)
                 out[A.COST_SOURCE] = A.COST_SOURCE_PROVIDER
                 return out
-        if operation not in MODEL_CALL_OPERATIONS:
-            return out  # agents and tools: timed and counted, never priced
+        if operation not in MODEL_CALL_OPERATIONS or A.ERROR_TYPE in out:
+            return out  # agents, tools and failures are timed and counted, never priced
         usage = Usage(
             images=_int(attrs.get(A.GEN_AI_REQUEST_CHOICE_COUNT)),
             image_size=_str(attrs.get(OPENLIT_IMAGE_SIZE)),

@@ -204,16 +204,24 @@ def observing(observe: Callable[[Any, Any], None]) -> Callable[[Any, Switch], Ca
     return lambda method, enabled: observer_for(method, observe, enabled)
 
 
+class _Switch:
+    """On while its wrapper is applied; off for good once unpatched (a wrapper another
+    library kept a reference to stays a pass-through even after a later instrument())."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = True
+
+    def __call__(self) -> bool:
+        return self.on
+
+
 class Patcher:
     """Applies wrappers to SDK methods and undoes exactly what it applied."""
 
     def __init__(self) -> None:
-        self._applied: list[tuple[Any, str, Any, Any]] = []
-        self.enabled = False
-
-    def is_enabled(self) -> bool:
-        """The switch every wrapper consults: off after ``unpatch_all()``."""
-        return self.enabled
+        self._applied: list[tuple[Any, str, Any, Any, _Switch]] = []
 
     def patch(
         self, module: str, path: str, make: Callable[[Any, Switch], Callable[..., Any]]
@@ -227,22 +235,27 @@ class Patcher:
             *parents, name = path.split(".")
             for part in parents:
                 owner = getattr(owner, part)
-            original = owner.__dict__[name] if name in vars(owner) else getattr(owner, name)
+            original = vars(owner)[name]
         except (ImportError, AttributeError, KeyError):
             logger.debug("otel-perf: %s.%s not found; not instrumented", module, path)
             return False
-        method = getattr(owner, name)
-        proxy = FunctionWrapper(original, make(method, self.is_enabled))
+        switch = _Switch()
+        proxy = FunctionWrapper(original, make(getattr(owner, name), switch))
         setattr(owner, name, proxy)
-        self._applied.append((owner, name, original, proxy))
-        self.enabled = True
+        self._applied.append((owner, name, original, proxy, switch))
         return True
 
     def unpatch_all(self) -> None:
-        """Restore every original method still wrapped by us on the outside."""
-        self.enabled = False
-        for owner, name, original, proxy in reversed(self._applied):
-            if vars(owner).get(name) is proxy:
+        """Turn every wrapper off; restore each original that we still wrap on the outside.
+
+        Another library may have wrapped on top of ours since, or snapshotted our wrapper
+        and put it back (as a bound wrapper): ours is recognised in both forms; under a
+        foreign wrapper it stays in place as a pass-through so neither library breaks.
+        """
+        for owner, name, original, proxy, switch in reversed(self._applied):
+            switch.on = False
+            current = vars(owner).get(name)
+            if current is proxy or getattr(current, "_self_parent", None) is proxy:
                 setattr(owner, name, original)
             else:
                 logger.debug(

@@ -97,7 +97,9 @@ def test_imagen_with_every_image_filtered_is_a_safety_block(pipeline, instrument
                           error_type="safety_block") == 1  # fmt: skip
 
 
-def content(parts: list[dict[str, object]], finish: str = "STOP", **extra: object) -> httpx2.Response:
+def content(
+    parts: list[dict[str, object]], finish: str = "STOP", **extra: object
+) -> httpx2.Response:
     return ok({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish}],
                "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 1290,
                                  "totalTokenCount": 1299},
@@ -129,7 +131,12 @@ def test_text_generation_is_left_alone(pipeline, instrumented, transport):
 @pytest.mark.parametrize(
     "answer",
     [
-        ok({"promptFeedback": {"blockReason": "IMAGE_SAFETY"}, "usageMetadata": {"promptTokenCount": 9}}),
+        ok(
+            {
+                "promptFeedback": {"blockReason": "IMAGE_SAFETY"},
+                "usageMetadata": {"promptTokenCount": 9},
+            }
+        ),
         content([], finish="IMAGE_SAFETY"),
     ],
     ids=["blocked-prompt", "filtered-output"],
@@ -177,7 +184,9 @@ VIDEOS = {"videos": [{"gcsUri": "gs://bucket/fox.mp4", "mimeType": "video/mp4"}]
           "raiMediaFilteredCount": 0}  # fmt: skip
 
 
-def poll_until_done(client: genai.Client, op: types.GenerateVideosOperation) -> types.GenerateVideosOperation:
+def poll_until_done(
+    client: genai.Client, op: types.GenerateVideosOperation
+) -> types.GenerateVideosOperation:
     while not op.done:
         time.sleep(0.03)
         op = client.operations.get(op)

@@ -57,7 +57,9 @@ def async_client(transport: Transport) -> openai.AsyncOpenAI:
 
 
 def error(status: int, message: str, code: str | None = None) -> httpx2.Response:
-    return ok({"error": {"message": message, "type": "invalid_request_error", "code": code}}, status)
+    return ok(
+        {"error": {"message": message, "type": "invalid_request_error", "code": code}}, status
+    )
 
 
 def test_image_generation_is_one_costed_span(pipeline, instrumented, transport):
@@ -163,7 +165,9 @@ def test_the_sdk_exception_reaches_the_caller_unchanged(pipeline, transport):
     assert attrs_of(pipeline.spans()[0])[A.ERROR_TYPE] == "rate_limit"
 
 
-def test_speech_is_priced_per_character_without_audio_on_the_span(pipeline, instrumented, transport):
+def test_speech_is_priced_per_character_without_audio_on_the_span(
+    pipeline, instrumented, transport
+):
     """audio.speech.create: characters of input drive the cost; the audio never lands on the span."""
     audio = b"ID3\x04\x00fake-mp3-frames"
     transport.on("/audio/speech", httpx2.Response(200, content=audio,
@@ -232,7 +236,9 @@ def test_video_job_is_one_span_from_submission_to_completion(pipeline, instrumen
     assert attrs[A.JOB_POLLS] == 3
     assert attrs[A.QUEUE_WAIT_S] >= 0.05
     assert attrs[A.JOB_GENERATION_S] >= 0.05
-    assert attrs[A.QUEUE_WAIT_S] + attrs[A.JOB_GENERATION_S] <= (span.end_time - span.start_time) / 1e9
+    assert (
+        attrs[A.QUEUE_WAIT_S] + attrs[A.JOB_GENERATION_S] <= (span.end_time - span.start_time) / 1e9
+    )
     assert attrs[A.COST_USD] == pytest.approx(0.80)  # 8 s x $0.10
     assert pipeline.value("otel_perf_cost_usd_total", operation="generate_video", model="sora-2",
                           provider="openai", project="") == pytest.approx(0.8)  # fmt: skip
