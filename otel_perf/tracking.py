@@ -395,7 +395,7 @@ def track_generation(
 
     Args:
         operation: ``generate_image``, ``generate_video``, ``generate_speech``,
-            ``generate_music``, ``generate_sound_effect`` or an operation added with
+            ``generate_music``, ``generate_sound_effect``, ``transcribe_audio`` or an operation added with
             ``configure(extra_operations=...)``. Anything else raises ``ValueError``.
         model: the model id or a price-table alias (``flux``, ``imagen``, ``veo``, ...).
         provider: ``gen_ai.provider.name`` (``openai``, ``gcp.gemini``, ...).

@@ -14,6 +14,7 @@ from openai.resources.audio import speech, transcriptions
 
 from otel_perf import attributes as A
 from otel_perf.instrumentors.openai import OpenAIInstrumentor
+from otel_perf.tracking import OperationHandle
 from tests.instrumentors.conftest import Transport, attrs_of, no_payload, ok
 
 D = "otel_perf_operation_duration_seconds"
@@ -318,3 +319,25 @@ def test_streamed_calls_pass_through(pipeline, instrumented, transport):
     stream = client(transport).images.generate(model="gpt-image-1", prompt="x", stream=True)
     list(stream)
     assert pipeline.spans() == ()
+
+
+def test_a_failing_instrumentor_never_reaches_the_caller(pipeline, instrumented, transport,
+                                                         monkeypatch):  # fmt: skip
+    """A plan or recorder that breaks is counted as an internal error; the call proceeds."""
+    from otel_perf import selfmonitor
+    from otel_perf.instrumentors import openai as instrumentor_module
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("bug in otel-perf")
+
+    transport.on("/images/generations", ok(IMAGES))
+    transport.on("/audio/speech", httpx2.Response(200, content=b"ID3"))
+    monkeypatch.setattr(instrumentor_module, "track_generation", broken)
+    result = client(transport).images.generate(model="gpt-image-1", prompt="x")
+    assert len(result.data or []) == 2
+    monkeypatch.undo()
+    monkeypatch.setattr(OperationHandle, "set_usage", broken)
+    client(transport).audio.speech.create(model="tts-1", voice="alloy", input="hi")
+    assert selfmonitor.internal_error_counts() == {"instrumentor.plan": 1, "instrumentor.result": 1}
+    (span,) = pipeline.spans()  # the speech call still has its span
+    assert span.name == "generate_speech tts-1"
