@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from otel_perf import metrics as M
-from otel_perf.attributes import RENDER_OPERATIONS
+from otel_perf.attributes import RENDER_FAILURE_REASONS, RENDER_OPERATIONS
 from otel_perf.pricing import PriceTable, Usage, normalize_model
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 from otel_perf.tracking import track_api_call, track_generation, track_render
@@ -57,14 +57,7 @@ _API_FAILURES: Final = (
     ("network", None),
 )
 _GENERATION_FAILURES: Final = ("safety_block", "rate_limit", "timeout", "server_error")
-_RENDER_FAILURES: Final = (
-    "timeout",
-    "memory_exceeded",
-    "invalid_composition",
-    "missing_asset",
-    "codec_error",
-    "unknown",
-)
+_RENDER_FAILURES: Final = RENDER_FAILURE_REASONS
 # A realistic message per failure; classification must recover the type from it.
 _MESSAGES: Final = {
     "safety_block": "Your request was rejected as a result of our safety system",
@@ -385,10 +378,10 @@ def ledger(
         error_type = op.failure or ""
         status = "error" if failed else "success"
         base = {"operation": op.operation, "model": model, "provider": op.provider}
-        add(M.OPERATION_DURATION + "_count", 1, **base, status=status)
-        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status)
+        add(M.OPERATION_DURATION + "_count", 1, **base, status=status, project=op.project)
+        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status, project=op.project)
         if failed:
-            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type)
+            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type, project=op.project)
             if op.kind == "render":
                 add(
                     M.RENDER_FAILURES,

@@ -61,9 +61,9 @@ class MetricSpec:
 
 
 SPECS: Final = (
-    MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status"),
+    MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status", "project"),
                "Duration of tracked operations in seconds, by outcome."),
-    MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type"),
+    MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type", "project"),
                "Failed operations by classified error type."),
     MetricSpec(SLOW_OPERATIONS, "counter", ("operation", "model"),
                "Operations slower than their configured threshold."),

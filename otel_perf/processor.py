@@ -149,6 +149,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
         )
         provider = _label(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
+        project = _label(attrs.get(A.PROJECT))
         failed = span.status.status_code is StatusCode.ERROR or A.ERROR_TYPE in attrs
         error_type = normalize_error_type(attrs.get(A.ERROR_TYPE)) if failed else ""
 
@@ -159,7 +160,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             exemplar = None
             if context is not None and context.trace_flags.sampled:
                 exemplar = {"trace_id": format(context.trace_id, "032x")}
-            m.duration.child((op, model, provider, "error" if failed else "success")).observe(
+            m.duration.child((op, model, provider, "error" if failed else "success", project)).observe(
                 duration, exemplar
             )
             if not failed:
@@ -173,7 +174,7 @@ class PerformanceSpanProcessor(SpanProcessor):
                     m.slowness.child((op,)).observe(duration / threshold)
 
         if failed:
-            m.errors.child((op, model, provider, error_type)).inc()
+            m.errors.child((op, model, provider, error_type, project)).inc()
             if kind is _RENDER:
                 template = _label(attrs.get(A.RENDER_TEMPLATE_ID))
                 m.render_failures.child((_RENDER_TYPE_OF[op], error_type, template)).inc()
@@ -194,7 +195,6 @@ class PerformanceSpanProcessor(SpanProcessor):
             usd = attrs[A.COST_USD]
             if _is_amount(usd):
                 if usd:
-                    project = _label(attrs.get(A.PROJECT))
                     m.cost.child((op, model, provider, project)).inc(usd)
             else:
                 count_invalid("cost")

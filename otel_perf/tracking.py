@@ -22,6 +22,7 @@ import math
 import re
 import traceback
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, Final, Literal, TypeVar, cast
 
 from opentelemetry import context as otel_context
@@ -498,26 +499,19 @@ _ID_SEGMENT: Final = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[0-9a-fA-F]{16,}|[A-Za-z0-9_-]{24,})$"
 )
-_routes: dict[str, str] = {}
 
 
+@lru_cache(maxsize=1024)  # bounded: many distinct URLs cannot grow memory
 def route_template(endpoint: str) -> str:
     """``/api/render/42?x=1`` -> ``/api/render/{id}``; already-templated routes unchanged.
 
     >>> route_template("https://api.example.com/v1/jobs/123e4567-e89b-12d3-a456-426614174000")
     '/v1/jobs/{id}'
     """
-    cached = _routes.get(endpoint)
-    if cached is not None:
-        return cached
     path = str(endpoint).split("?", 1)[0].split("#", 1)[0]
     if "://" in path:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
-    route = "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
-    if len(_routes) >= 1024:
-        _routes.clear()
-    _routes[endpoint] = route
-    return route
+    return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
 
 
 def _put(attrs: dict[str, Any], key: str, value: Any) -> None:

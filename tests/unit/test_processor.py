@@ -35,7 +35,9 @@ def _gen(model: str = "flux", **extra) -> dict:
 def test_duration_histogram_uses_span_times_and_threshold_buckets(pipeline):
     """Duration is end - start; every threshold is a bucket boundary."""
     _span(pipeline, "g", _gen(), 9.5)
-    labels = dict(operation="generate_image", model="flux", provider="bfl", status="success")
+    labels = dict(
+        operation="generate_image", model="flux", provider="bfl", status="success", project=""
+    )
     assert pipeline.value(D + "_sum", **labels) == pytest.approx(9.5)
     assert pipeline.value(D + "_bucket", le="10.0", **labels) == 1
     assert pipeline.value(D + "_bucket", le="5.0", **labels) == 0
@@ -63,7 +65,7 @@ def test_failed_operations_are_errors_not_slow(pipeline):
         == 0
     )
     assert pipeline.value("otel_perf_operation_errors_total", operation="generate_image", model="flux",
-                          provider="bfl", error_type="timeout") == 1  # fmt: skip
+                          provider="bfl", error_type="timeout", project="") == 1  # fmt: skip
 
 
 def test_configured_and_template_thresholds(make_pipeline):
@@ -74,7 +76,7 @@ def test_configured_and_template_thresholds(make_pipeline):
     _span(p, "r", {**still, A.RENDER_TEMPLATE_ID: "tpl_slow"}, 3.0)  # not slow: < 8 s
     assert p.value("otel_perf_slow_operations_total", operation="render_still", model="") == 1
     assert p.value(D + "_bucket", le="2.0", operation="render_still", model="", provider="",
-                   status="success") == 0  # fmt: skip
+                   status="success", project="") == 0  # fmt: skip
 
 
 def test_exemplar_carries_the_trace_id(pipeline, registry):
@@ -97,7 +99,7 @@ def test_foreign_genai_span_is_counted(pipeline):
              A.GEN_AI_PROVIDER_NAME: "openai", A.GEN_AI_REQUEST_CHOICE_COUNT: 2}  # fmt: skip
     _span(pipeline, "generate_image dall-e-3", attrs, 4.0)
     assert pipeline.value(D + "_count", operation="generate_image", model="dall-e-3",
-                          provider="openai", status="success") == 1  # fmt: skip
+                          provider="openai", status="success", project="") == 1  # fmt: skip
     assert pipeline.value("otel_perf_cost_usd_total", operation="generate_image", model="dall-e-3",
                           provider="openai", project="") == pytest.approx(0.08)  # fmt: skip
 
@@ -119,7 +121,9 @@ def test_free_text_operation_never_becomes_a_label(pipeline):
     _span(pipeline, "x", {A.GEN_AI_OPERATION_NAME: "summarise user 12345's mail"}, 1.0)
     _span(pipeline, "y", {A.OPERATION: "hand-written"}, 1.0)
     assert (
-        pipeline.value(D + "_count", operation="other", model="", provider="", status="success")
+        pipeline.value(
+            D + "_count", operation="other", model="", provider="", status="success", project=""
+        )
         == 2
     )
 
@@ -134,7 +138,7 @@ def test_model_names_are_normalised(pipeline):
     """Case and date snapshot suffixes are removed from the model label."""
     _span(pipeline, "g", _gen(model="DALL-E-3-2024-06-01"), 1.0)
     assert pipeline.value(D + "_count", operation="generate_image", model="dall-e-3",
-                          provider="bfl", status="success") == 1  # fmt: skip
+                          provider="bfl", status="success", project="") == 1  # fmt: skip
 
 
 def test_cardinality_limit_folds_into_overflow(make_pipeline):
@@ -193,7 +197,7 @@ def test_negative_duration_is_counted_as_invalid(pipeline):
     span.end(end_time=1_000 * SEC)
     assert pipeline.value("otel_perf_invalid_values_total", field="duration") == 1
     assert pipeline.value(D + "_count", operation="generate_image", model="flux", provider="bfl",
-                          status="success") == 0  # fmt: skip
+                          status="success", project="") == 0  # fmt: skip
 
 
 def test_broken_registry_never_reaches_user_code(pipeline):
@@ -226,7 +230,7 @@ def test_eight_threads_give_exact_totals(pipeline):
         t.join()
     total = 8 * per_thread
     assert pipeline.value(D + "_count", operation="generate_image", model="flux", provider="",
-                          status="success") == total  # fmt: skip
+                          status="success", project="p") == total  # fmt: skip
     assert pipeline.value("otel_perf_retries_total", operation="generate_image") == total / 2
     assert pipeline.value("otel_perf_cost_usd_total", operation="generate_image", model="flux",
                           provider="", project="p") == pytest.approx(total * 0.02)  # fmt: skip
@@ -238,7 +242,7 @@ def test_disabled_processor_records_nothing(pipeline):
     pipeline.processor.shutdown()
     _span(pipeline, "g", _gen(), 1.0)
     assert pipeline.value(D + "_count", operation="generate_image", model="flux", provider="bfl",
-                          status="success") == 0  # fmt: skip
+                          status="success", project="") == 0  # fmt: skip
 
 
 def test_two_processors_need_two_registries():

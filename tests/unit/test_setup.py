@@ -80,7 +80,7 @@ def test_existing_provider_gets_our_processor_and_keeps_its_exporters():
         pass
     assert len(exporter.get_finished_spans()) == 1
     assert registry.get_sample_value(D + "_count", dict(operation="render_still", model="",
-                                     provider="", status="success")) == 1  # fmt: skip
+                                     provider="", status="success", project="")) == 1  # fmt: skip
 
 
 def test_unsampled_spans_are_still_counted_but_not_exported():
@@ -95,7 +95,7 @@ def test_unsampled_spans_are_still_counted_but_not_exported():
             pass
     assert exporter.get_finished_spans() == ()
     assert registry.get_sample_value(D + "_count", dict(operation="api_call", model="", provider="",
-                                     status="success")) == 5  # fmt: skip
+                                     status="success", project="")) == 5  # fmt: skip
     assert isinstance(provider.sampler, RecordUnsampledSampler)
 
 
@@ -108,7 +108,7 @@ def test_record_unsampled_can_be_turned_off():
     with otel_perf.track_api_call("/api/render"):
         pass
     assert registry.get_sample_value(D + "_count", dict(operation="api_call", model="", provider="",
-                                     status="success")) is None  # fmt: skip
+                                     status="success", project="")) is None  # fmt: skip
 
 
 def test_otlp_export_reaches_a_collector_endpoint():
@@ -152,7 +152,7 @@ def test_busy_port_is_logged_not_raised(caplog):
     with otel_perf.track_render("still"):  # metrics are still recorded
         pass
     assert handle.registry.get_sample_value(D + "_count", dict(operation="render_still", model="",
-                                            provider="", status="success")) == 1  # fmt: skip
+                                            provider="", status="success", project="")) == 1  # fmt: skip
 
 
 def test_disabled_by_environment(monkeypatch):
@@ -185,7 +185,7 @@ def test_extra_operations_become_trackable():
     with otel_perf.track_generation("upscale_image", model="real-esrgan"):
         pass
     assert registry.get_sample_value(D + "_count", dict(operation="upscale_image", model="real-esrgan",
-                                     provider="", status="success")) == 1  # fmt: skip
+                                     provider="", status="success", project="")) == 1  # fmt: skip
 
 
 def test_wsgi_app_serves_the_configured_registry():

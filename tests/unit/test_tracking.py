@@ -81,7 +81,11 @@ def test_exception_is_reraised_as_the_same_object(pipeline):
     assert span.attributes[A.ERROR_TYPE] == "safety_block"
     assert A.COST_USD not in span.attributes  # failed generations carry no estimated cost
     labels = dict(
-        operation="generate_image", model="imagen", provider="", error_type="safety_block"
+        operation="generate_image",
+        model="imagen",
+        provider="",
+        error_type="safety_block",
+        project="",
     )
     assert pipeline.value("otel_perf_operation_errors_total", **labels) == 1
 
@@ -191,7 +195,7 @@ def test_cancellation_is_not_an_error(pipeline, exc_type):
     assert span.attributes[A.OUTCOME] == "cancelled"
     assert pipeline.value("otel_perf_cancelled_operations_total", operation="generate_video") == 1
     assert pipeline.value("otel_perf_operation_errors_total", operation="generate_video",
-                          model="veo", provider="", error_type="unknown") == 0  # fmt: skip
+                          model="veo", provider="", error_type="unknown", project="") == 0  # fmt: skip
     assert pipeline.value("otel_perf_operations_in_progress", operation="generate_video") == 0
 
 
