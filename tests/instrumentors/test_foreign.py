@@ -42,8 +42,8 @@ def emit(pipeline, name, attrs, *, parent=None, seconds=1.0, error=None, kind=Sp
     return span
 
 
-def count(pipeline, operation, model, provider="", status="success"):  # type: ignore[no-untyped-def]
-    return pipeline.value(D + "_count", operation=operation, model=model, provider=provider,
+def count(pipeline, operation, model, provider="", status="success", project=""):  # type: ignore[no-untyped-def]
+    return pipeline.value(D + "_count", project=project, operation=operation, model=model, provider=provider,
                           status=status)  # fmt: skip
 
 
@@ -73,7 +73,7 @@ def test_contrib_openai_v2_spans_produce_our_metrics(pipeline, transport):
     assert all("otel_perf.operation" not in (s.attributes or {}) for s in spans)
     assert count(pipeline, "chat", "gpt-4o-mini", "openai") == 1
     assert count(pipeline, "chat", "gpt-4o-mini", "openai", status="error") == 1
-    assert pipeline.value("otel_perf_operation_errors_total", operation="chat", model="gpt-4o-mini",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="chat", model="gpt-4o-mini",
                           provider="openai", error_type="rate_limit") == 1  # fmt: skip
     # gpt-4o-mini has no price in the media table: counted as unpriced, never $0.
     assert pipeline.value("otel_perf_unpriced_operations_total", operation="chat",
@@ -101,7 +101,7 @@ def test_openinference_failure_is_classified_from_its_exception_event(pipeline):
         429, request=httpx2.Request("POST", "https://api.openai.test")), body=None)  # fmt: skip
     emit(pipeline, "llm", {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o",
                            "llm.provider": "google"}, error=error)  # fmt: skip
-    assert pipeline.value("otel_perf_operation_errors_total", operation="chat", model="gpt-4o",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="chat", model="gpt-4o",
                           provider="gcp.gemini", error_type="rate_limit") == 1  # fmt: skip
 
 
@@ -269,7 +269,7 @@ def test_two_foreign_spans_of_one_call_count_once(pipeline, inner_model, counted
     )
     assert total == counted
     # The inner span (1 s; the outer one lasted 2 s) is the one counted.
-    assert pipeline.value(D + "_sum", operation="chat", model=inner_model, provider="openai",
+    assert pipeline.value(D + "_sum", project="", operation="chat", model=inner_model, provider="openai",
                           status="success") == 1.0  # fmt: skip
 
 
@@ -298,7 +298,9 @@ def test_hand_written_block_wins_over_the_sdk_instrumentor_inside_it(pipeline, t
     finally:
         instrumentor.uninstrument()
     assert len(pipeline.spans()) == 3
-    assert count(pipeline, "generate_image", "dall-e-3", "") == 1  # the block (no provider given)
+    assert (
+        count(pipeline, "generate_image", "dall-e-3", "", project="storyboards") == 1
+    )  # the block
     assert count(pipeline, "generate_image", "dall-e-3", "openai") == 0
     assert count(pipeline, "generate_image", "dall-e-2", "openai") == 1
     assert pipeline.value("otel_perf_cost_usd_total", operation="generate_image", model="dall-e-3",

@@ -92,7 +92,7 @@ def test_imagen_with_every_image_filtered_is_a_safety_block(pipeline, instrument
     attrs = attrs_of(span)
     assert attrs[A.ERROR_TYPE] == "safety_block"
     assert A.COST_USD not in attrs
-    assert pipeline.value("otel_perf_operation_errors_total", operation="generate_image",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="generate_image",
                           model="imagen-3.0-generate-002", provider="gcp.vertex_ai",
                           error_type="safety_block") == 1  # fmt: skip
 
@@ -148,7 +148,7 @@ def test_gemini_safety_blocks(pipeline, instrumented, transport, answer):
     gemini(transport).models.generate_content(model="gemini-2.5-flash", contents="x", config=config)
     (span,) = pipeline.spans()
     assert attrs_of(span)[A.ERROR_TYPE] == "safety_block"
-    assert pipeline.value("otel_perf_operation_errors_total", operation="generate_image",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="generate_image",
                           model="gemini-2.5-flash", provider="gcp.gemini",
                           error_type="safety_block") == 1  # fmt: skip
 
@@ -171,7 +171,7 @@ def test_failures_are_classified(pipeline, instrumented, transport, answer, exc_
         vertex(transport).models.generate_images(model="imagen-4.0-fast-generate-001", prompt="x")
     (span,) = pipeline.spans()
     assert attrs_of(span)[A.ERROR_TYPE] == error_type
-    assert pipeline.value(D + "_count", operation="generate_image",
+    assert pipeline.value(D + "_count", project="", operation="generate_image",
                           model="imagen-4.0-fast-generate-001", provider="gcp.vertex_ai",
                           status="error") == 1  # fmt: skip
 
@@ -218,7 +218,7 @@ def test_veo_job_is_one_span_with_queue_and_generation_time(pipeline, instrument
     labels = {"operation": "generate_video", "model": "veo-3.0-generate-001",
               "provider": "gcp.vertex_ai"}  # fmt: skip
     assert pipeline.value("otel_perf_cost_usd_total", project="", **labels) == pytest.approx(3.2)
-    assert pipeline.value(D + "_count", status="success", **labels) == 1
+    assert pipeline.value(D + "_count", project="", status="success", **labels) == 1
     assert pipeline.value("otel_perf_queue_wait_seconds_count", operation="generate_video") == 1
     assert pipeline.value("otel_perf_operations_in_progress", operation="generate_video") == 0
     assert len(instrumented.jobs) == 0
@@ -264,7 +264,7 @@ def test_failed_veo_jobs(pipeline, instrumented, transport, final, error_type):
     attrs = attrs_of(span)
     assert attrs[A.ERROR_TYPE] == error_type
     assert A.COST_USD not in attrs
-    assert pipeline.value("otel_perf_operation_errors_total", operation="generate_video",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="generate_video",
                           model="veo-2.0-generate-001", provider="gcp.vertex_ai",
                           error_type=error_type) == 1  # fmt: skip
 

@@ -49,7 +49,7 @@ def test_jobs_past_the_limit_end_as_cancelled(pipeline):
     assert not jobs.observe("a", JobStatus(done=True))  # evicted: unknown now
     assert jobs.observe("b", JobStatus(done=True, usage={"videos": 0}))
     assert pipeline.value("otel_perf_cancelled_operations_total", operation="generate_video") == 1
-    assert pipeline.value("otel_perf_operation_errors_total", operation="generate_video",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="generate_video",
                           model="veo-3", provider="", error_type="unknown") == 0  # fmt: skip
     # "b" finished with fewer videos than requested: its seconds scaled down to zero cost.
     assert pipeline.value("otel_perf_cost_usd_total", operation="generate_video", model="veo-3",

@@ -83,7 +83,7 @@ def test_image_generation_is_one_costed_span(pipeline, instrumented, transport):
     assert attrs[A.COST_USD] == pytest.approx(0.50)  # 2 x $0.25 (high, 1024x1536)
     assert no_payload(span, B64)
     labels = {"operation": "generate_image", "model": "gpt-image-1", "provider": "openai"}
-    assert pipeline.value(D + "_count", status="success", **labels) == 1
+    assert pipeline.value(D + "_count", project="", status="success", **labels) == 1
     assert pipeline.value("otel_perf_cost_usd_total", project="", **labels) == pytest.approx(0.5)
 
 
@@ -112,7 +112,7 @@ def test_image_edit_refused_by_the_safety_system(pipeline, instrumented, transpo
     assert A.COST_USD not in attrs
     assert "sk-proj-abcdefghijklmnopqrstuv" not in (span.status.description or "")
     assert no_payload(span, "sk-proj-abcdefghijklmnopqrstuv", "PNG-bytes")
-    assert pipeline.value("otel_perf_operation_errors_total", operation="generate_image",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="generate_image",
                           model="gpt-image-1", provider="openai", error_type="safety_block") == 1  # fmt: skip
 
 
@@ -134,9 +134,9 @@ def test_failures_are_classified(pipeline, instrumented, transport, answer, exc_
         client(transport).images.generate(model="dall-e-3", prompt="x")
     (span,) = pipeline.spans()
     assert attrs_of(span)[A.ERROR_TYPE] == error_type
-    assert pipeline.value("otel_perf_operation_errors_total", operation="generate_image",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="generate_image",
                           model="dall-e-3", provider="openai", error_type=error_type) == 1  # fmt: skip
-    assert pipeline.value(D + "_count", operation="generate_image", model="dall-e-3",
+    assert pipeline.value(D + "_count", project="", operation="generate_image", model="dall-e-3",
                           provider="openai", status="error") == 1  # fmt: skip
 
 
@@ -204,7 +204,7 @@ def test_transcription_uses_audio_seconds_when_known(
     assert attrs[A.GEN_AI_OPERATION_NAME] == "transcribe_audio"
     assert usage_attr in attrs
     assert attrs[A.COST_USD] == pytest.approx(cost)
-    assert pipeline.value(D + "_count", operation="transcribe_audio", model=model,
+    assert pipeline.value(D + "_count", project="", operation="transcribe_audio", model=model,
                           provider="openai", status="success") == 1  # fmt: skip
 
 
@@ -263,7 +263,7 @@ def test_create_and_poll_and_a_failed_job(pipeline, instrumented, transport):
     assert attrs[A.ERROR_TYPE] == "safety_block"
     assert A.COST_USD not in attrs
     assert attrs[A.JOB_POLLS] == 2
-    assert pipeline.value("otel_perf_operation_errors_total", operation="generate_video",
+    assert pipeline.value("otel_perf_operation_errors_total", project="", operation="generate_video",
                           model="sora-2", provider="openai", error_type="safety_block") == 1  # fmt: skip
 
 

@@ -81,12 +81,17 @@ def test_sdk_calls_under_opentelemetry_instrument_reach_metrics(tmp_path):
 
     image = {"operation": "generate_image", "model": "gpt-image-1", "provider": "openai"}
     assert value("otel_perf_cost_usd_total", project="", **image) == 0.334  # 2 x high 1024²
-    assert value("otel_perf_operation_errors_total", error_type="rate_limit", **image) == 1
+    assert (
+        value("otel_perf_operation_errors_total", error_type="rate_limit", project="", **image) == 1
+    )
     assert value("otel_perf_cost_usd_total", operation="generate_speech", model="tts-1",
                  provider="openai", project="") == 0.03  # fmt: skip
     assert value("otel_perf_cost_usd_total", operation="generate_image",
                  model="gemini-2.5-flash-image", provider="gcp.gemini", project="") == 0.015  # fmt: skip
-    assert value("otel_perf_operation_duration_seconds_count", status="success", **image) == 1
+    assert (
+        value("otel_perf_operation_duration_seconds_count", status="success", project="", **image)
+        == 1
+    )
 
 
 def _complete(text: str) -> str | None:
