@@ -160,9 +160,9 @@ class PerformanceSpanProcessor(SpanProcessor):
             exemplar = None
             if context is not None and context.trace_flags.sampled:
                 exemplar = {"trace_id": format(context.trace_id, "032x")}
-            m.duration.child((op, model, provider, "error" if failed else "success", project)).observe(
-                duration, exemplar
-            )
+            m.duration.child(
+                (op, model, provider, "error" if failed else "success", project)
+            ).observe(duration, exemplar)
             if not failed:
                 threshold = self._threshold.get(op, FALLBACK_THRESHOLD)
                 if kind is _RENDER and self._template_threshold:
