@@ -227,6 +227,15 @@ class OperationHandle:
             return
         self._pending[key] = value
 
+    def end(self, exc: BaseException | None = None) -> None:
+        """End an operation begun with ``start()``; ``exc`` is the failure, if any.
+
+        For operations that outlive one call (a submitted video job ended by a later
+        poll). Calling it twice is harmless; it never raises.
+        """
+        if self.span.is_recording():
+            self._finish(exc)
+
     # --- lifecycle (used by the tracker) --------------------------------------------------
 
     def _finish(self, exc: BaseException | None) -> None:
@@ -336,6 +345,17 @@ class _Tracker:
             handle._finish(exc)
         return False  # never swallow: the user's exception propagates as the same object
 
+    def start(self, start_time: int | None = None) -> OperationHandle:
+        """Begin the operation without making its span current; end it with ``handle.end()``.
+
+        For work that spans several calls, such as a long-running job submitted in one call
+        and finished in a poll. ``start_time`` is in nanoseconds since the epoch (default now).
+        """
+        span = _runtime.tracer.start_span(
+            self._name, kind=self._span_kind, attributes=self._attributes, start_time=start_time
+        )
+        return OperationHandle(span, self._kind, self._operation, self._model)
+
     async def __aenter__(self) -> OperationHandle:
         return self.__enter__()
 
@@ -376,7 +396,7 @@ def track_generation(
 
     Args:
         operation: ``generate_image``, ``generate_video``, ``generate_speech``,
-            ``generate_music``, ``generate_sound_effect`` or an operation added with
+            ``generate_music``, ``generate_sound_effect``, ``transcribe_audio`` or an operation added with
             ``configure(extra_operations=...)``. Anything else raises ``ValueError``.
         model: the model id or a price-table alias (``flux``, ``imagen``, ``veo``, ...).
         provider: ``gen_ai.provider.name`` (``openai``, ``gcp.gemini``, ...).
