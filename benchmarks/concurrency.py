@@ -97,7 +97,12 @@ def run(threads: int, per_thread: int, scrape: bool = False) -> dict[str, Any]:
         stop.set()
         if watcher is not None:
             watcher.join()
-        labels = {"operation": "generate_image", "model": MODEL, "provider": PROVIDER}
+        labels = {
+            "operation": "generate_image",
+            "model": MODEL,
+            "provider": PROVIDER,
+            "project": "",
+        }
         got = {
             "ok": ours.value(
                 "otel_perf_operation_duration_seconds_count", **labels, status="success"
@@ -105,11 +110,13 @@ def run(threads: int, per_thread: int, scrape: bool = False) -> dict[str, Any]:
             "failed": ours.value(
                 "otel_perf_operation_errors_total", **labels, error_type="rate_limit"
             ),
-            "retries": ours.value("otel_perf_retries_total", operation="generate_image"),
+            "retries": ours.value(
+                "otel_perf_retries_total", operation="generate_image", project=""
+            ),
             "queue_wait_sum": ours.value(
                 "otel_perf_queue_wait_seconds_sum", operation="generate_image"
             ),
-            "cost": ours.value("otel_perf_cost_usd_total", **labels, project=""),
+            "cost": ours.value("otel_perf_cost_usd_total", **labels),
         }
         in_progress = ours.value("otel_perf_operations_in_progress", operation="generate_image")
     finally:

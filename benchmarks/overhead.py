@@ -34,6 +34,7 @@ def tracked_vs_bare(n: int, rounds: int) -> tuple[list[Row], dict[str, Any]]:
             model=pipelines.MODEL,
             provider=pipelines.PROVIDER,
             status="success",
+            project="",
         )
     finally:
         ours.shutdown()

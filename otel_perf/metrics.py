@@ -77,10 +77,14 @@ class MetricSpec:
     help: str
 
 
+# `project` (a low-cardinality label: project names, never user ids) is on the metrics a
+# per-project report needs: cost, and the duration histogram, error and retry counters from
+# which total time, error rate, success rate and retries per success follow per project.
+# Route-, template- and threshold-level metrics stay fleet-wide to bound cardinality.
 SPECS: Final = (
-    MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status"),
+    MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status", "project"),
                "Duration of tracked operations in seconds, by outcome."),
-    MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type"),
+    MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type", "project"),
                "Failed operations by classified error type."),
     MetricSpec(SLOW_OPERATIONS, "counter", ("operation", "model"),
                "Operations slower than their configured threshold."),
@@ -94,7 +98,7 @@ SPECS: Final = (
                "Cost of operations in US dollars (provider-reported or estimated)."),
     MetricSpec(UNPRICED_OPERATIONS, "counter", ("operation", "model"),
                "Generations whose cost is unknown: no price for the model or operation."),
-    MetricSpec(RETRIES, "counter", ("operation",),
+    MetricSpec(RETRIES, "counter", ("operation", "project"),
                "Operations that were retry attempts (retry attempt number > 0)."),
     MetricSpec(QUEUE_WAIT, "histogram", ("operation",),
                "Time spent queued before an operation started, in seconds."),
@@ -197,7 +201,7 @@ class HistogramSeries:
         # The latest (trace_id, value, unix_time_ns) by bucket index, allocated on first
         # use; sparse because most buckets of a series never see an exemplar.
         self.exemplars: dict[int, tuple[int, float, int]] | None = None
-        self.text: str | None = None
+        self.text: tuple[str, str, str] | None = None  # all labels, before and after `le`
 
     def observe(self, value: float, trace_id: int = 0, time_ns: int = 0) -> None:
         """Record ``value``; a non-zero ``trace_id`` becomes the bucket's exemplar."""
@@ -462,7 +466,7 @@ class MetricSet:
 
     >>> from prometheus_client import CollectorRegistry
     >>> metrics = MetricSet(CollectorRegistry(), thresholds=[5.0])
-    >>> metrics.retries.child(("generate_image",)).inc()
+    >>> metrics.retries.child(("generate_image", "my-project")).inc()
     """
 
     def __init__(

@@ -30,6 +30,7 @@ from otel_perf import attributes as A
 from otel_perf import foreign
 from otel_perf.classify import normalize_error_type
 from otel_perf.config import Settings
+from otel_perf.count_once import CountOnce
 from otel_perf.metrics import MetricSet
 from otel_perf.pricing import normalize_model
 from otel_perf.selfmonitor import count_invalid, report_internal_error
@@ -45,12 +46,10 @@ _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it 
 _INF: Final = math.inf
 #: Routes kept at most (a flood of distinct models empties the cache, it never grows).
 MAX_ROUTES: Final = 4096
-#: Distinct projects whose cost series a route keeps at hand; more are looked up per span.
-_MAX_PROJECTS_PER_ROUTE: Final = 64
 
 
 class _Route:
-    """One combination of operation, model, provider and HTTP route attribute values.
+    """One combination of operation, model, provider, HTTP route and project values.
 
     Labels are normalised once; series are looked up the first time a span needs them and
     kept here, so later spans reach them without building label tuples.
@@ -68,6 +67,7 @@ class _Route:
         "model",
         "ok",
         "op",
+        "project",
         "provider",
         "queue_wait",
         "retries",
@@ -78,13 +78,14 @@ class _Route:
     )
 
     def __init__(self, metrics: MetricSet, op: str, kind: str, model: str, provider: str,
-                 endpoint: str, threshold: float) -> None:  # fmt: skip
+                 endpoint: str, project: str, threshold: float) -> None:  # fmt: skip
         self.metrics = metrics
         self.op = op
         self.kind = kind
         self.model = model
         self.provider = provider
         self.endpoint = endpoint
+        self.project = project
         self.threshold = threshold
         self.ok: Any = None
         self.failed: Any = None
@@ -95,17 +96,19 @@ class _Route:
         self.unpriced: Any = None
         self.retries: Any = None
         self.queue_wait: Any = None
+        self.cost: Any = None
         self.errors: dict[str, Any] = {}  # by error type (a closed set)
-        self.cost: dict[Any, Any] = {}  # by raw project attribute value, bounded
 
     # Each resolver runs once per route and series; afterwards the attribute is set.
 
     def resolve_ok(self) -> Any:
-        self.ok = self.metrics.duration.child((self.op, self.model, self.provider, "success"))
+        labels = (self.op, self.model, self.provider, "success", self.project)
+        self.ok = self.metrics.duration.child(labels)
         return self.ok
 
     def resolve_failed(self) -> Any:
-        self.failed = self.metrics.duration.child((self.op, self.model, self.provider, "error"))
+        labels = (self.op, self.model, self.provider, "error", self.project)
+        self.failed = self.metrics.duration.child(labels)
         return self.failed
 
     def resolve_slow(self) -> Any:
@@ -126,7 +129,7 @@ class _Route:
         return self.unpriced
 
     def resolve_retries(self) -> Any:
-        self.retries = self.metrics.retries.child((self.op,))
+        self.retries = self.metrics.retries.child((self.op, self.project))
         return self.retries
 
     def resolve_queue_wait(self) -> Any:
@@ -136,17 +139,14 @@ class _Route:
     def error_series(self, error_type: str) -> Any:
         series = self.errors.get(error_type)
         if series is None:
-            series = self.metrics.errors.child((self.op, self.model, self.provider, error_type))
+            labels = (self.op, self.model, self.provider, error_type, self.project)
+            series = self.metrics.errors.child(labels)
             self.errors[error_type] = series
         return series
 
-    def cost_series(self, project: Any) -> Any:
-        series = self.cost.get(project)
-        if series is None:
-            series = self.metrics.cost.child((self.op, self.model, self.provider, _label(project)))
-            if len(self.cost) < _MAX_PROJECTS_PER_ROUTE:
-                self.cost[project] = series
-        return series
+    def resolve_cost(self) -> Any:
+        self.cost = self.metrics.cost.child((self.op, self.model, self.provider, self.project))
+        return self.cost
 
 
 class PerformanceSpanProcessor(SpanProcessor):
@@ -183,6 +183,8 @@ class PerformanceSpanProcessor(SpanProcessor):
             op: self.settings.thresholds.get(op, FALLBACK_THRESHOLD) for op in self._kind
         }
         self._template_threshold = dict(self.settings.template_thresholds)
+        self._foreign = foreign.ForeignSpans(self.settings.pricing, self.settings.api_routes)
+        self._once = CountOnce(self.settings.pricing)
         self._routes: dict[tuple[Any, ...], _Route] = {}
         self._running: dict[Any, Any] = {}  # in-progress series by known operation
         self._in_flight: dict[int, Any] = {}  # span id -> in-progress series of a running span
@@ -211,9 +213,16 @@ class PerformanceSpanProcessor(SpanProcessor):
             op = attrs.get(A.OPERATION)
             if op is None or context is None:
                 return  # foreign spans are counted at end only; their names may change
+            span_id = context[1]  # SpanContext is a tuple; [1] is the span id
             # No lock here: the in-progress gauge counts this dict when scraped.
-            series = self._running.get(op) or self._running_series(op)
-            self._in_flight[context[1]] = series  # SpanContext is a tuple; [1] is the span id
+            self._in_flight[span_id] = self._running.get(op) or self._running_series(op)
+            # For the count-once rule: generations (unknown operations count as `other`, a
+            # generation) open as model calls.
+            kind = self._kind.get(op) if isinstance(op, str) else None
+            if kind is None or kind is _GENERATION:
+                self._once.opened(span_id, str(attrs.get(A.GEN_AI_REQUEST_MODEL, "")))
+            else:
+                self._once.opened(span_id, None)
         except Exception as exc:
             report_internal_error("on_start", exc)
 
@@ -235,7 +244,7 @@ class PerformanceSpanProcessor(SpanProcessor):
     # --- Recording ------------------------------------------------------------------------
 
     def _running_series(self, op: Any) -> Any:
-        known = op in self._kind
+        known = isinstance(op, str) and op in self._kind
         in_progress = self.metrics.in_progress
         series = in_progress.child((op if known else A.OTHER_OPERATION,))
         if in_progress.is_overflow(series):
@@ -248,7 +257,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         return list(self._in_flight.values())  # one C-level copy: safe while others insert
 
     def _route(self, key: tuple[Any, ...]) -> _Route:
-        op, model, provider, endpoint = key
+        op, model, provider, endpoint, project = key
         kind = self._kind.get(op)
         if kind is None:
             op, kind = A.OTHER_OPERATION, _GENERATION
@@ -259,6 +268,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             normalize_model(model),
             _label(provider),
             _label(endpoint),
+            _label(project),
             self._threshold.get(op, FALLBACK_THRESHOLD),
         )
         if len(self._routes) >= MAX_ROUTES:
@@ -291,8 +301,9 @@ class PerformanceSpanProcessor(SpanProcessor):
             if context[3] & _SAMPLED:
                 trace_id = context[0]
         op = attrs.get(A.OPERATION)
+        own = op is not None
         if op is None:
-            translated = foreign.translate(attrs, self.settings.pricing)
+            translated = self._foreign.translate(span, attrs)
             if translated is None:
                 return
             attrs = translated
@@ -302,8 +313,11 @@ class PerformanceSpanProcessor(SpanProcessor):
             attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL),
             attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM),
             attrs.get(A.HTTP_ROUTE),
+            attrs.get(A.PROJECT),
         )
         route = self._routes.get(key) or self._route(key)
+        if not self._counted(span, attrs, route, own):
+            return
         lock = self._lock
         if attrs.get(A.OUTCOME) == "cancelled":
             cancelled = route.cancelled or route.resolve_cancelled()
@@ -359,7 +373,7 @@ class PerformanceSpanProcessor(SpanProcessor):
                 if not _is_amount(usd):
                     count_invalid("cost")
                 elif usd:
-                    cost = route.cost_series(attrs.get(A.PROJECT))
+                    cost = route.cost or route.resolve_cost()
 
         retries = queue_wait = None
         attempt = attrs.get(A.RETRY_ATTEMPT)
@@ -405,6 +419,18 @@ class PerformanceSpanProcessor(SpanProcessor):
                 queue_wait._observe(wait)
         finally:
             lock.release()
+
+    def _counted(
+        self, span: ReadableSpan, attrs: Mapping[str, Any], route: _Route, own: bool
+    ) -> bool:
+        """The count-once rule (``otel_perf.count_once``): False for a duplicate span."""
+        model = str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
+        if own:
+            return self._once.own(span, model if route.kind is _GENERATION else None)
+        op = route.op
+        return self._once.foreign(
+            span, model, op in foreign.MODEL_CALL_OPERATIONS, op == A.API_OPERATION
+        )
 
 
 def _sdk_layout() -> bool:

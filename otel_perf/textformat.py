@@ -102,10 +102,12 @@ def _templates(metric: LimitedMetric, openmetrics: bool) -> tuple[str, str]:
         return header, metric.family_name + "_total{%s} %s\n"
     if metric.kind == "gauge":
         return header, metric.name + "{%s} %s\n"
-    # One template per series: a bucket line per bound, then _count and _sum. The bucket
-    # lines take (labels, cumulative count) and, in OpenMetrics, an exemplar suffix.
+    # One template per series: a bucket line per bound, then _count and _sum. Labels are
+    # in name order, as prometheus_client writes them, so `le` sits between the labels
+    # before and after it. A bucket line takes (labels before, labels after, cumulative
+    # count) and, in OpenMetrics, an exemplar suffix.
     exemplar = "%s" if openmetrics else ""
-    buckets = "".join(f'{metric.name}_bucket{{%s,le="{le}"}} %d{exemplar}\n' for le in metric.le)
+    buckets = "".join(f'{metric.name}_bucket{{%sle="{le}"%s}} %d{exemplar}\n' for le in metric.le)
     return header, buckets + f"{metric.name}_count{{%s}} %d\n{metric.name}_sum{{%s}} %s\n"
 
 
@@ -115,7 +117,7 @@ def _histogram_lines(
     no_exemplars = ("",) * len(metric.le)
     out = []
     for series, counts, total, exemplars in rows:
-        text = series.text or _label_text(metric, series)
+        text, before, after = series.text or _histogram_label_text(metric, series)
         cumulative = list(accumulate(counts))
         # Interleave labels, counts (and exemplars) in C: zip/chain do per-line work
         # without a Python-level loop, which is most of the saving over generic rendering.
@@ -125,9 +127,9 @@ def _histogram_lines(
                 suffixes = list(no_exemplars)
                 for i, exemplar in exemplars.items():
                     suffixes[i] = _exemplar(exemplar)
-            args = chain.from_iterable(zip(repeat(text), cumulative, suffixes))
+            args = chain.from_iterable(zip(repeat(before), repeat(after), cumulative, suffixes))
         else:
-            args = chain.from_iterable(zip(repeat(text), cumulative))
+            args = chain.from_iterable(zip(repeat(before), repeat(after), cumulative))
         out.append(template % (*args, text, cumulative[-1], text, _number(total)))
     return out
 
@@ -138,12 +140,25 @@ def _exemplar(exemplar: tuple[int, float, int]) -> str:
 
 
 def _label_text(metric: LimitedMetric, series: Any) -> str:
-    text = ",".join(
-        f'{name}="{_escape(value)}"'
-        for name, value in zip(metric.spec.labels, series.labels, strict=True)
-    )
+    text = ",".join(_label_pairs(metric, series))
     series.text = text  # cached on the series; a race only computes the same string twice
     return text
+
+
+def _histogram_label_text(metric: LimitedMetric, series: Any) -> tuple[str, str, str]:
+    """All labels, and those sorting before and after `le`, each with its comma."""
+    pairs = _label_pairs(metric, series)
+    at = sum(1 for name in metric.spec.labels if name < "le")
+    before = "".join(pair + "," for pair in pairs[:at])
+    after = "".join("," + pair for pair in pairs[at:])
+    text = (",".join(pairs), before, after)
+    series.text = text
+    return text
+
+
+def _label_pairs(metric: LimitedMetric, series: Any) -> list[str]:
+    pairs = zip(metric.spec.labels, series.labels, strict=True)
+    return [f'{name}="{_escape(value)}"' for name, value in sorted(pairs)]
 
 
 def _escape(value: str) -> str:

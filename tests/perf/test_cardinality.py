@@ -67,6 +67,7 @@ def test_every_folded_update_is_counted(make_pipeline):
             **overflow,
             provider="__overflow__",
             status="__overflow__",
+            project="__overflow__",
         )
         == ATTACK + 1 - regular
     )
@@ -87,7 +88,8 @@ def test_caches_stay_bounded_under_a_flood(make_pipeline):
     assert 0 < len(pipeline.processor._routes) <= MAX_ROUTES
     assert len(tracking._generation_templates) <= tracking._TEMPLATE_CACHE_SIZE
     assert len(pipeline.processor.settings.pricing._no_usage) <= pricing._ESTIMATE_CACHE_SIZE
-    assert len(pricing._normalized) <= pricing._NORMALIZED_CACHE_SIZE
+    cache = pricing._normalize.cache_info()
+    assert cache.maxsize is not None and cache.currsize <= cache.maxsize
     assert len(pipeline.processor._in_flight) == 0
 
 

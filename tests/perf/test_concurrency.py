@@ -11,7 +11,7 @@ from otel_perf.textformat import generate
 
 THREADS = 8
 PER_THREAD = 500
-LABELS = {"operation": "generate_image", "model": "flux", "provider": "bfl"}
+LABELS = {"operation": "generate_image", "model": "flux", "provider": "bfl", "project": ""}
 
 
 def _work() -> None:
@@ -55,11 +55,13 @@ def test_eight_threads_lose_no_update(pipeline):
         pipeline.value("otel_perf_operation_errors_total", **LABELS, error_type="rate_limit")
         == failed
     )
-    assert pipeline.value("otel_perf_retries_total", operation="generate_image") == retries
+    assert (
+        pipeline.value("otel_perf_retries_total", operation="generate_image", project="") == retries
+    )
     assert pipeline.value("otel_perf_queue_wait_seconds_sum", operation="generate_image") == (
         retries * 0.5
     )
-    assert pipeline.value("otel_perf_cost_usd_total", **LABELS, project="") == cost
+    assert pipeline.value("otel_perf_cost_usd_total", **LABELS) == cost
     assert pipeline.value("otel_perf_operations_in_progress", operation="generate_image") == 0
 
 

@@ -61,7 +61,13 @@ def test_text_format_has_the_samples_prometheus_client_renders(pipeline):
     parsed = _samples(parse_text(ours.decode()))
     assert _same(parsed, _samples(parse_text(theirs.decode())))
     model = 'we"ird\\mo\ndel'
-    labels = {"operation": "generate_image", "model": model, "provider": "p", "status": "success"}
+    labels = {
+        "operation": "generate_image",
+        "model": model,
+        "provider": "p",
+        "status": "success",
+        "project": "",
+    }
     key = ("otel_perf_operation_duration_seconds_count", tuple(sorted(labels.items())))
     assert parsed[key] == 1
     assert parsed[("otel_perf_operations_in_progress", (("operation", "generate_music"),))] == 1

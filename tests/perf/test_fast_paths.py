@@ -86,7 +86,7 @@ def test_route_cache_bound_keeps_results_right(make_pipeline, monkeypatch):
             pass
     assert len(pipeline.processor._routes) <= 3
     for i in range(7):
-        labels = {"operation": "generate_image", "model": f"m{i}", "provider": ""}
+        labels = {"operation": "generate_image", "model": f"m{i}", "provider": "", "project": ""}
         unpriced = {"operation": "generate_image", "model": f"m{i}"}
         assert pipeline.value("otel_perf_unpriced_operations_total", **unpriced) == 10
         assert (
@@ -104,7 +104,7 @@ def test_histogram_buckets_match_prometheus_client(value):
     reference = Histogram("ref", "ref", buckets=buckets, registry=CollectorRegistry())
     reference.observe(value)
     metrics = MetricSet(CollectorRegistry(), thresholds=[3.0, 5.0])
-    metrics.duration.child(("op", "m", "p", "success")).observe(value)
+    metrics.duration.child(("op", "m", "p", "success", "")).observe(value)
 
     def buckets_of(registry_samples, name):  # type: ignore[no-untyped-def]
         return [(s.labels["le"], s.value) for s in registry_samples if s.name == name]
@@ -182,9 +182,9 @@ def test_series_api_fails_fast_on_misuse():
     """Negative counter increments and wrong label counts raise, like prometheus_client."""
     metrics = MetricSet(CollectorRegistry())
     with pytest.raises(ValueError):
-        metrics.retries.child(("generate_image",)).inc(-1)
+        metrics.retries.child(("generate_image", "")).inc(-1)
     with pytest.raises(ValueError):
-        metrics.retries.child(("generate_image", "extra"))
+        metrics.retries.child(("generate_image",))
     gauge = metrics.consecutive_api_errors.child(("/x",))
     gauge.inc()
     gauge.inc()
@@ -198,11 +198,14 @@ def test_second_metric_set_in_one_registry_is_refused_cleanly():
     """Registering twice raises and leaves the first set's metrics in place."""
     registry = CollectorRegistry()
     first = MetricSet(registry)
-    first.retries.child(("generate_image",)).inc()
+    first.retries.child(("generate_image", "")).inc()
     with pytest.raises(ValueError):
         MetricSet(registry)
     assert (
-        registry.get_sample_value("otel_perf_retries_total", {"operation": "generate_image"}) == 1
+        registry.get_sample_value(
+            "otel_perf_retries_total", {"operation": "generate_image", "project": ""}
+        )
+        == 1
     )
 
 
