@@ -20,11 +20,15 @@ child. The rule:
 Only the direct parent is compared: wrappers of one call nest directly. Parents in another
 process (remote span contexts) are never compared. Both tables are bounded, so a parent
 that never ends cannot grow memory.
+
+No lock: every step is one dictionary operation, atomic on its own, and this runs twice
+for every span (a lock would be two acquisitions per span on the hot path). Spans of one
+call end on one thread, child first; across threads the rule's outcome depends on which
+span ends first, with or without a lock.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Final
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -40,7 +44,6 @@ class CountOnce:
 
     def __init__(self, pricing: PriceTable) -> None:
         self._pricing = pricing
-        self._lock = threading.Lock()
         # Open otel-perf spans: span id -> model key (or _NOT_A_MODEL_CALL).
         self._open: dict[int, str] = {}
         # Parents one of whose model-call children was counted: span id -> model key.
@@ -49,37 +52,34 @@ class CountOnce:
 
     def opened(self, span_id: int, model: str | None) -> None:
         """An otel-perf span started; ``model`` is ``None`` unless it is a model call."""
-        with self._lock:
-            if len(self._open) >= _MAX_ENTRIES:
-                del self._open[next(iter(self._open))]
-            self._open[span_id] = _NOT_A_MODEL_CALL if model is None else self._key(model)
+        if len(self._open) >= _MAX_ENTRIES:
+            _drop_oldest(self._open)
+        self._open[span_id] = _NOT_A_MODEL_CALL if model is None else self._key(model)
 
     def own(self, span: ReadableSpan, model: str | None) -> bool:
         """Whether a finished otel-perf span is counted (``model`` None: not a model call)."""
         context = span.context
-        with self._lock:
-            if context is not None:
-                self._open.pop(context.span_id, None)
-                self._covered.pop(context.span_id, None)
-            if model is None:
-                return True
-            return self._model_call(span, self._key(model), ours=True)
+        if context is not None:
+            self._open.pop(context.span_id, None)
+            self._covered.pop(context.span_id, None)
+        if model is None:
+            return True
+        return self._model_call(span, self._key(model), ours=True)
 
     def foreign(self, span: ReadableSpan, model: str, model_call: bool, api_call: bool) -> bool:
         """Whether a finished foreign span, already translated, is counted."""
         parent = span.parent
-        with self._lock:
-            if api_call:
-                return parent is None or parent.is_remote or parent.span_id not in self._open
-            if not model_call:
-                return True
-            key = self._key(model)
-            context = span.context
-            if context is not None:
-                inner = self._covered.pop(context.span_id, None)
-                if inner is not None and _same(inner, key):
-                    return False  # a nested span already counted this call
-            return self._model_call(span, key, ours=False)
+        if api_call:
+            return parent is None or parent.is_remote or parent.span_id not in self._open
+        if not model_call:
+            return True
+        key = self._key(model)
+        context = span.context
+        if context is not None:
+            inner = self._covered.pop(context.span_id, None)
+            if inner is not None and _same(inner, key):
+                return False  # a nested span already counted this call
+        return self._model_call(span, key, ours=False)
 
     def _model_call(self, span: ReadableSpan, key: str, ours: bool) -> bool:
         parent = span.parent
@@ -92,7 +92,7 @@ class CountOnce:
             # Tell a foreign parent that this call is counted (rule 2: inner wins). Our
             # own parents never ask, so nothing is stored for them.
             if len(self._covered) >= _MAX_ENTRIES:
-                del self._covered[next(iter(self._covered))]
+                _drop_oldest(self._covered)
             self._covered[parent.span_id] = key
         return True
 
@@ -105,6 +105,13 @@ class CountOnce:
                 self._keys.clear()
             self._keys[model] = key
         return key
+
+
+def _drop_oldest(table: dict[int, str]) -> None:
+    try:
+        del table[next(iter(table))]
+    except (KeyError, RuntimeError, StopIteration):
+        pass  # another thread changed the table meanwhile; it is still bounded
 
 
 def _same(a: str, b: str) -> bool:
