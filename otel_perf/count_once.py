@@ -18,8 +18,9 @@ child. The rule:
    its direct parent is an open otel-perf span: that operation already counts the call.
 
 Only the direct parent is compared: wrappers of one call nest directly. Parents in another
-process (remote span contexts) are never compared. Both tables are bounded, so a parent
-that never ends cannot grow memory.
+process (remote span contexts) are never compared. The open-span table is the processor's
+(it keeps one for the in-progress gauge anyway; see ``PerformanceSpanProcessor``); both
+tables are bounded, so a parent that never ends cannot grow memory.
 
 No lock: every step is one dictionary operation, atomic on its own, and this runs twice
 for every span (a lock would be two acquisitions per span on the hot path). Spans of one
@@ -29,63 +30,70 @@ span ends first, with or without a lock.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext
 
 from otel_perf.pricing import PriceTable
 
 _MAX_ENTRIES: Final = 4096
 _NOT_A_MODEL_CALL: Final = "\x00"  # open own span that is not a model call (render, API)
+#: An open own span: (anything, its model, or None if it is not a model call).
+OpenSpan = tuple[Any, "str | None"]
 
 
 class CountOnce:
     """Decides whether a finished span is counted (see the module docstring)."""
 
-    def __init__(self, pricing: PriceTable) -> None:
+    def __init__(self, pricing: PriceTable, open_spans: dict[int, OpenSpan]) -> None:
         self._pricing = pricing
-        # Open otel-perf spans: span id -> model key (or _NOT_A_MODEL_CALL).
-        self._open: dict[int, str] = {}
+        # Open otel-perf spans, kept by the processor: span id -> (..., model or None).
+        self._open = open_spans
         # Parents one of whose model-call children was counted: span id -> model key.
         self._covered: dict[int, str] = {}
         self._keys: dict[str, str] = {}
 
-    def opened(self, span_id: int, model: str | None) -> None:
-        """An otel-perf span started; ``model`` is ``None`` unless it is a model call."""
-        if len(self._open) >= _MAX_ENTRIES:
-            _drop_oldest(self._open)
-        self._open[span_id] = _NOT_A_MODEL_CALL if model is None else self._key(model)
+    # The span's id and parent are passed in rather than read from the span: the processor
+    # has them already, and each property read is a Python-level call.
 
-    def own(self, span: ReadableSpan, model: str | None) -> bool:
-        """Whether a finished otel-perf span is counted (``model`` None: not a model call)."""
-        context = span.context
-        if context is not None:
-            self._open.pop(context.span_id, None)
-            self._covered.pop(context.span_id, None)
-        if model is None:
+    def own(self, span_id: int | None, parent: SpanContext | None, model: str | None) -> bool:
+        """Whether a finished otel-perf span is counted (``model`` None: not a model call).
+
+        The processor has already removed the span from the open-span table.
+        """
+        if span_id is not None and self._covered:
+            self._covered.pop(span_id, None)
+        if model is None or parent is None or parent.is_remote:
             return True
-        return self._model_call(span, self._key(model), ours=True)
+        return self._model_call(parent, self._key(model), ours=True)
 
-    def foreign(self, span: ReadableSpan, model: str, model_call: bool, api_call: bool) -> bool:
+    def foreign(
+        self,
+        span_id: int | None,
+        parent: SpanContext | None,
+        model: str,
+        model_call: bool,
+        api_call: bool,
+    ) -> bool:
         """Whether a finished foreign span, already translated, is counted."""
-        parent = span.parent
         if api_call:
             return parent is None or parent.is_remote or parent.span_id not in self._open
         if not model_call:
             return True
         key = self._key(model)
-        context = span.context
-        if context is not None:
-            inner = self._covered.pop(context.span_id, None)
+        if span_id is not None:
+            inner = self._covered.pop(span_id, None)
             if inner is not None and _same(inner, key):
                 return False  # a nested span already counted this call
-        return self._model_call(span, key, ours=False)
+        return self._model_call(parent, key, ours=False)
 
-    def _model_call(self, span: ReadableSpan, key: str, ours: bool) -> bool:
-        parent = span.parent
+    def _model_call(self, parent: SpanContext | None, key: str, ours: bool) -> bool:
         if parent is None or parent.is_remote:
             return True
-        enclosing = self._open.get(parent.span_id)
+        entry = self._open.get(parent.span_id)
+        enclosing = None
+        if entry is not None:
+            enclosing = _NOT_A_MODEL_CALL if entry[1] is None else self._key(entry[1])
         if enclosing is not None and enclosing != _NOT_A_MODEL_CALL and _same(enclosing, key):
             return False  # rule 2: the enclosing otel-perf span counts this call
         if not ours or enclosing is None:

@@ -46,6 +46,9 @@ _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it 
 _INF: Final = math.inf
 #: Routes kept at most (a flood of distinct models empties the cache, it never grows).
 MAX_ROUTES: Final = 4096
+#: Own spans tracked as open at most; past it the oldest (most likely never ended) is
+#: forgotten, so a leak of unended spans cannot grow memory.
+MAX_OPEN_SPANS: Final = 1 << 16
 
 
 class _Route:
@@ -184,11 +187,15 @@ class PerformanceSpanProcessor(SpanProcessor):
         }
         self._template_threshold = dict(self.settings.template_thresholds)
         self._foreign = foreign.ForeignSpans(self.settings.pricing, self.settings.api_routes)
-        self._once = CountOnce(self.settings.pricing)
         self._routes: dict[tuple[Any, ...], _Route] = {}
-        self._running: dict[Any, Any] = {}  # in-progress series by known operation
-        self._in_flight: dict[int, Any] = {}  # span id -> in-progress series of a running span
+        # Known operation -> (its in-progress series, whether its spans are model calls).
+        self._running: dict[Any, tuple[Any, bool]] = {}
+        # Own spans started and not ended: span id -> (in-progress series, model or None
+        # if not a model call). The in-progress gauge counts it when scraped, the count-once
+        # rule looks parents up in it: one dict store per span start covers both.
+        self._in_flight: dict[int, tuple[Any, str | None]] = {}
         self.metrics.in_progress.count_live(self._in_flight_series)
+        self._once = CountOnce(self.settings.pricing, self._in_flight)
         self._enabled = True
 
     def disable(self) -> None:
@@ -213,24 +220,184 @@ class PerformanceSpanProcessor(SpanProcessor):
             op = attrs.get(A.OPERATION)
             if op is None or context is None:
                 return  # foreign spans are counted at end only; their names may change
-            span_id = context[1]  # SpanContext is a tuple; [1] is the span id
-            # No lock here: the in-progress gauge counts this dict when scraped.
-            self._in_flight[span_id] = self._running.get(op) or self._running_series(op)
-            # For the count-once rule: generations (unknown operations count as `other`, a
-            # generation) open as model calls.
-            kind = self._kind.get(op) if isinstance(op, str) else None
-            if kind is None or kind is _GENERATION:
-                self._once.opened(span_id, str(attrs.get(A.GEN_AI_REQUEST_MODEL, "")))
-            else:
-                self._once.opened(span_id, None)
+            series, model_call = self._running.get(op) or self._running_entry(op)
+            in_flight = self._in_flight
+            if len(in_flight) >= MAX_OPEN_SPANS:
+                _drop_oldest(in_flight)  # spans that never end cannot grow memory
+            # No lock: one dict store. SpanContext is a tuple; [1] is the span id.
+            in_flight[context[1]] = (
+                series,
+                str(attrs.get(A.GEN_AI_REQUEST_MODEL, "")) if model_call else None,
+            )
         except Exception as exc:
             report_internal_error("on_start", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
+        """Resolve every series the span updates, then apply the updates under one lock.
+
+        One method on purpose: a Python-level call costs as much as a dozen dictionary
+        lookups here (see BENCHMARKS.md).
+        """
         if not self._enabled:
             return
         try:
-            self._record(span)
+            context: Any
+            attrs: Mapping[str, Any]
+            if _SDK_LAYOUT and type(span) is ReadableSpan:
+                # The SDK's own fields, read without a property call each (see _sdk_layout()).
+                context, parent = span._context, span._parent
+                start, end = span._start_time, span._end_time
+                failed = span._status._status_code is _ERROR
+                bounded = span._attributes
+                attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
+            else:
+                context, parent = span.context, span.parent
+                start, end = span.start_time, span.end_time
+                failed = span.status.status_code is _ERROR
+                attrs = span.attributes or {}
+            trace_id = 0
+            span_id = None
+            if context is not None:
+                # SpanContext is a tuple (trace_id, span_id, is_remote, trace_flags, ...): index
+                # it rather than call its properties. An exemplar only for sampled spans, whose
+                # trace can be found; TraceFlags is an int, so mask it instead of `.sampled`.
+                span_id = context[1]
+                self._in_flight.pop(span_id, None)
+                if context[3] & _SAMPLED:
+                    trace_id = context[0]
+            op = attrs.get(A.OPERATION)
+            own = op is not None
+            if op is None:
+                translated = self._foreign.translate(span, attrs)
+                if translated is None:
+                    return
+                attrs = translated
+                op = attrs[A.OPERATION]
+            key = (
+                op,
+                attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL),
+                attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM),
+                attrs.get(A.HTTP_ROUTE),
+                attrs.get(A.PROJECT),
+            )
+            route = self._routes.get(key) or self._route(key)
+            # The count-once rule (otel_perf.count_once): a duplicate span is not counted.
+            model = str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
+            if own:
+                if not self._once.own(
+                    span_id, parent, model if route.kind is _GENERATION else None
+                ):
+                    return
+            elif not self._once.foreign(
+                span_id,
+                parent,
+                model,
+                route.op in foreign.MODEL_CALL_OPERATIONS,
+                route.kind is _API,
+            ):
+                return
+            lock = self._lock
+            if attrs.get(A.OUTCOME) == "cancelled":
+                cancelled = route.cancelled or route.resolve_cancelled()
+                with lock:
+                    cancelled._inc()
+                return
+
+            failed = failed or A.ERROR_TYPE in attrs
+            kind = route.kind
+            duration = 0.0
+            timed = slow = errors = render_failure = api_error = consecutive = None
+            if start is None or end is None or end < start:
+                count_invalid("duration")
+            else:
+                duration = (end - start) / 1e9
+                if failed:
+                    timed = route.failed or route.resolve_failed()
+                else:
+                    timed = route.ok or route.resolve_ok()
+                    threshold = route.threshold
+                    if kind is _RENDER and self._template_threshold:
+                        threshold = self._template_threshold.get(
+                            str(attrs.get(A.RENDER_TEMPLATE_ID)), threshold
+                        )
+                    if duration > threshold:
+                        slow = route.slow or route.resolve_slow()
+                        ratio = duration / threshold
+
+            if failed:
+                error_type = normalize_error_type(attrs.get(A.ERROR_TYPE))
+                errors = route.error_series(error_type)
+                if kind is _RENDER:
+                    template = _label(attrs.get(A.RENDER_TEMPLATE_ID))
+                    render_failure = self.metrics.render_failures.child(
+                        (_RENDER_TYPE_OF[route.op], error_type, template)
+                    )
+            if kind is _API:
+                consecutive = route.consecutive or route.resolve_consecutive()
+                if failed:
+                    status = attrs.get(A.HTTP_RESPONSE_STATUS_CODE)
+                    status_label = str(status) if isinstance(status, int) else ""
+                    api_error = self.metrics.api_errors.child(
+                        (route.endpoint, status_label, error_type)
+                    )
+
+            unpriced = cost = None
+            usd: Any = 0.0
+            if attrs.get(A.COST_SOURCE) == A.COST_SOURCE_UNPRICED:
+                unpriced = route.unpriced or route.resolve_unpriced()
+            else:
+                usd = attrs.get(A.COST_USD)
+                if usd is not None:
+                    # The common case inline: a finite float >= 0 (NaN fails the comparison).
+                    if not ((type(usd) is float and 0.0 <= usd < _INF) or _is_amount(usd)):
+                        count_invalid("cost")
+                    elif usd:
+                        cost = route.cost or route.resolve_cost()
+
+            retries = queue_wait = None
+            attempt = attrs.get(A.RETRY_ATTEMPT)
+            if attempt is not None:
+                if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 0:
+                    if attempt > 0:
+                        retries = route.retries or route.resolve_retries()
+                else:
+                    count_invalid("retry_attempt")
+            wait = attrs.get(A.QUEUE_WAIT_S)
+            if wait is not None:
+                if _is_amount(wait):
+                    queue_wait = route.queue_wait or route.resolve_queue_wait()
+                else:
+                    count_invalid("queue_wait")
+
+            # One acquisition for all of the span's updates (try/finally is free until it raises).
+            lock.acquire()
+            try:
+                if timed is not None:
+                    timed._observe(duration, trace_id, end)
+                if slow is not None:
+                    slow._inc()
+                    route.slowness._observe(ratio)
+                if errors is not None:
+                    errors._inc()
+                    if render_failure is not None:
+                        render_failure._inc()
+                    if api_error is not None:
+                        api_error._inc()
+                if consecutive is not None:
+                    if failed:
+                        consecutive._inc()
+                    else:
+                        consecutive._set(0)
+                if unpriced is not None:
+                    unpriced._inc()
+                elif cost is not None:
+                    cost._inc(usd)
+                if retries is not None:
+                    retries._inc()
+                if queue_wait is not None:
+                    queue_wait._observe(wait)
+            finally:
+                lock.release()
         except Exception as exc:
             report_internal_error("on_end", exc)
 
@@ -243,18 +410,22 @@ class PerformanceSpanProcessor(SpanProcessor):
 
     # --- Recording ------------------------------------------------------------------------
 
-    def _running_series(self, op: Any) -> Any:
-        known = isinstance(op, str) and op in self._kind
+    def _running_entry(self, op: Any) -> tuple[Any, bool]:
+        kind = self._kind.get(op) if isinstance(op, str) else None
         in_progress = self.metrics.in_progress
-        series = in_progress.child((op if known else A.OTHER_OPERATION,))
+        series = in_progress.child((A.OTHER_OPERATION if kind is None else op,))
+        # For the count-once rule, generations open as model calls (an unknown operation
+        # is recorded as `other`, a generation).
+        entry = (series, kind is None or kind is _GENERATION)
         if in_progress.is_overflow(series):
             self.metrics.overflows.inc(in_progress.name)  # not cached: every fold counts
-        elif known:
-            self._running[op] = series
-        return series
+        elif kind is not None:
+            self._running[op] = entry
+        return entry
 
     def _in_flight_series(self) -> list[Any]:
-        return list(self._in_flight.values())  # one C-level copy: safe while others insert
+        # One C-level copy first: iterating the live dict could see it change size.
+        return [entry[0] for entry in list(self._in_flight.values())]
 
     def _route(self, key: tuple[Any, ...]) -> _Route:
         op, model, provider, endpoint, project = key
@@ -276,177 +447,22 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._routes[key] = route
         return route
 
-    def _record(self, span: ReadableSpan) -> None:
-        """Resolve every series this span updates, then apply the updates under one lock."""
-        context: Any
-        attrs: Mapping[str, Any]
-        if _SDK_LAYOUT and type(span) is ReadableSpan:
-            # The SDK's own fields, read without a property call each (see _sdk_layout()).
-            context = span._context
-            start, end = span._start_time, span._end_time
-            failed = span._status._status_code is _ERROR
-            bounded = span._attributes
-            attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
-        else:
-            context = span.context
-            start, end = span.start_time, span.end_time
-            failed = span.status.status_code is _ERROR
-            attrs = span.attributes or {}
-        trace_id = 0
-        if context is not None:
-            # SpanContext is a tuple (trace_id, span_id, is_remote, trace_flags, ...): index
-            # it rather than call its properties. An exemplar only for sampled spans, whose
-            # trace can be found; TraceFlags is an int, so mask it instead of `.sampled`.
-            self._in_flight.pop(context[1], None)
-            if context[3] & _SAMPLED:
-                trace_id = context[0]
-        op = attrs.get(A.OPERATION)
-        own = op is not None
-        if op is None:
-            translated = self._foreign.translate(span, attrs)
-            if translated is None:
-                return
-            attrs = translated
-            op = attrs[A.OPERATION]
-        key = (
-            op,
-            attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL),
-            attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM),
-            attrs.get(A.HTTP_ROUTE),
-            attrs.get(A.PROJECT),
-        )
-        route = self._routes.get(key) or self._route(key)
-        if not self._counted(span, attrs, route, own):
-            return
-        lock = self._lock
-        if attrs.get(A.OUTCOME) == "cancelled":
-            cancelled = route.cancelled or route.resolve_cancelled()
-            with lock:
-                cancelled._inc()
-            return
-
-        failed = failed or A.ERROR_TYPE in attrs
-        kind = route.kind
-        duration = 0.0
-        timed = slow = errors = render_failure = api_error = consecutive = None
-        if start is None or end is None or end < start:
-            count_invalid("duration")
-        else:
-            duration = (end - start) / 1e9
-            if failed:
-                timed = route.failed or route.resolve_failed()
-            else:
-                timed = route.ok or route.resolve_ok()
-                threshold = route.threshold
-                if kind is _RENDER and self._template_threshold:
-                    threshold = self._template_threshold.get(
-                        str(attrs.get(A.RENDER_TEMPLATE_ID)), threshold
-                    )
-                if duration > threshold:
-                    slow = route.slow or route.resolve_slow()
-                    ratio = duration / threshold
-
-        if failed:
-            error_type = normalize_error_type(attrs.get(A.ERROR_TYPE))
-            errors = route.error_series(error_type)
-            if kind is _RENDER:
-                template = _label(attrs.get(A.RENDER_TEMPLATE_ID))
-                render_failure = self.metrics.render_failures.child(
-                    (_RENDER_TYPE_OF[route.op], error_type, template)
-                )
-        if kind is _API:
-            consecutive = route.consecutive or route.resolve_consecutive()
-            if failed:
-                status = attrs.get(A.HTTP_RESPONSE_STATUS_CODE)
-                status_label = str(status) if isinstance(status, int) else ""
-                api_error = self.metrics.api_errors.child(
-                    (route.endpoint, status_label, error_type)
-                )
-
-        unpriced = cost = None
-        usd: Any = 0.0
-        if attrs.get(A.COST_SOURCE) == A.COST_SOURCE_UNPRICED:
-            unpriced = route.unpriced or route.resolve_unpriced()
-        else:
-            usd = attrs.get(A.COST_USD)
-            if usd is not None:
-                if not _is_amount(usd):
-                    count_invalid("cost")
-                elif usd:
-                    cost = route.cost or route.resolve_cost()
-
-        retries = queue_wait = None
-        attempt = attrs.get(A.RETRY_ATTEMPT)
-        if attempt is not None:
-            if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 0:
-                if attempt > 0:
-                    retries = route.retries or route.resolve_retries()
-            else:
-                count_invalid("retry_attempt")
-        wait = attrs.get(A.QUEUE_WAIT_S)
-        if wait is not None:
-            if _is_amount(wait):
-                queue_wait = route.queue_wait or route.resolve_queue_wait()
-            else:
-                count_invalid("queue_wait")
-
-        # One acquisition for all of the span's updates (try/finally is free until it raises).
-        lock.acquire()
-        try:
-            if timed is not None:
-                timed._observe(duration, trace_id, end)
-            if slow is not None:
-                slow._inc()
-                route.slowness._observe(ratio)
-            if errors is not None:
-                errors._inc()
-                if render_failure is not None:
-                    render_failure._inc()
-                if api_error is not None:
-                    api_error._inc()
-            if consecutive is not None:
-                if failed:
-                    consecutive._inc()
-                else:
-                    consecutive._set(0)
-            if unpriced is not None:
-                unpriced._inc()
-            elif cost is not None:
-                cost._inc(usd)
-            if retries is not None:
-                retries._inc()
-            if queue_wait is not None:
-                queue_wait._observe(wait)
-        finally:
-            lock.release()
-
-    def _counted(
-        self, span: ReadableSpan, attrs: Mapping[str, Any], route: _Route, own: bool
-    ) -> bool:
-        """The count-once rule (``otel_perf.count_once``): False for a duplicate span."""
-        model = str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
-        if own:
-            return self._once.own(span, model if route.kind is _GENERATION else None)
-        op = route.op
-        return self._once.foreign(
-            span, model, op in foreign.MODEL_CALL_OPERATIONS, op == A.API_OPERATION
-        )
-
 
 def _sdk_layout() -> bool:
-    """Whether this SDK keeps span fields where ``_record`` reads them directly.
+    """Whether this SDK keeps span fields where ``on_end`` reads them directly.
 
     Every property of ``ReadableSpan`` and ``SpanContext`` is a Python-level call (60-130 ns
     each, about ten per span), and ``attributes`` builds a new ``MappingProxyType`` over a
     ``BoundedAttributes`` whose ``get`` is two more calls. The values all live in plain
     fields: checked once here against the public API on a probe span; if any differs (a
-    future SDK), ``_record`` uses the public properties.
+    future SDK), ``on_end`` uses the public properties.
     """
     try:
         context = SpanContext(0x1234, 0x56, is_remote=False, trace_flags=TraceFlags(1))
         span = ReadableSpan(
             name="probe",
             context=context,
+            parent=context,
             attributes=BoundedAttributes(attributes={"k": "v"}),
             status=Status(StatusCode.ERROR),
             start_time=1,
@@ -454,6 +470,7 @@ def _sdk_layout() -> bool:
         )
         return (
             span._context is span.context
+            and span._parent is span.parent is context
             and (context[0], context[1], context[3]) == (0x1234, 0x56, context.trace_flags)
             and (span._start_time, span._end_time) == (span.start_time, span.end_time)
             and span._status._status_code is span.status.status_code is StatusCode.ERROR
@@ -465,6 +482,13 @@ def _sdk_layout() -> bool:
 
 
 _SDK_LAYOUT: Final = _sdk_layout()
+
+
+def _drop_oldest(table: dict[int, Any]) -> None:
+    try:
+        del table[next(iter(table))]
+    except (KeyError, RuntimeError, StopIteration):
+        pass  # another thread changed the table meanwhile; it is still bounded
 
 
 def _is_amount(value: Any) -> bool:

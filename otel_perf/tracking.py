@@ -27,11 +27,12 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_perf import attributes as A
 from otel_perf.classify import classify_error, classify_status
-from otel_perf.pricing import NO_USAGE, PriceTable, Usage, normalize_model
+from otel_perf.pricing import NO_USAGE, Estimate, PriceTable, Usage, normalize_model
 from otel_perf.redact import scrub
 from otel_perf.selfmonitor import count_invalid, report_internal_error, warn_once
 
@@ -77,6 +78,7 @@ def bind(tracer: trace.Tracer, pricing: PriceTable, extra_operations: tuple[str,
     """Use ``tracer`` and ``pricing`` for tracked operations (called by ``configure()``)."""
     _runtime.tracer = tracer
     _runtime.pricing = pricing
+    _generation_templates.clear()  # their estimates came from the previous price table
     _runtime.generation_operations = frozenset((*A.GENERATION_OPERATIONS, *extra_operations))
 
 
@@ -101,13 +103,21 @@ class OperationHandle:
         "_model",
         "_operation",
         "_pending",
+        "_preset",
         "_status_code",
         "_tokens",
         "_usage",
         "span",
     )
 
-    def __init__(self, span: trace.Span, kind: str, operation: str, model: str) -> None:
+    def __init__(
+        self,
+        span: trace.Span,
+        kind: str,
+        operation: str,
+        model: str,
+        preset: tuple[PriceTable, Estimate] | None = None,
+    ) -> None:
         self.span = span
         self._kind = kind
         self._operation = operation
@@ -119,6 +129,7 @@ class OperationHandle:
         self._status_code: int | None = None
         self._failure: tuple[str, str | None] | None = None
         self._tokens: tuple[Any, Any] | None = None
+        self._preset = preset  # the estimate the span started with (see _generation_template)
 
     @property
     def operation(self) -> str:
@@ -249,18 +260,14 @@ class OperationHandle:
             except Exception:
                 pass
         finally:
-            self._restore_context()
-
-    def _restore_context(self) -> None:
-        tokens = self._tokens
-        if tokens is None:
-            return
-        self._tokens = None
-        try:
-            otel_context.detach(tokens[0])
-            _current.reset(tokens[1])
-        except Exception as internal:  # a context switched mid-operation (rare in async)
-            report_internal_error("tracking.context", internal)
+            tokens = self._tokens  # restore the context the tracker attached, if any
+            if tokens is not None:
+                self._tokens = None
+                try:
+                    otel_context.detach(tokens[0])
+                    _current.reset(tokens[1])
+                except Exception as internal:  # a context switched mid-operation (rare)
+                    report_internal_error("tracking.context", internal)
 
     def _end(self, exc: BaseException | None) -> None:
         pending = self._pending
@@ -281,30 +288,49 @@ class OperationHandle:
         if error_type is not None:
             pending[A.ERROR_TYPE] = error_type
             span.set_status(Status(StatusCode.ERROR, message or error_type))
+        preset = self._preset
         if self._cost is not None:
             pending[A.COST_USD] = self._cost
             pending[A.COST_SOURCE] = self._cost_source
         elif self._kind is _GENERATION and error_type is None and A.OUTCOME not in pending:
-            estimate = _runtime.pricing.estimate(
-                self._operation, self._model, Usage(**self._usage) if self._usage else NO_USAGE
-            )
-            pending[A.COST_SOURCE] = estimate.source
-            if estimate.usd is not None:
-                pending[A.COST_USD] = estimate.usd
-        if len(pending) <= _FEW_ATTRIBUTES:
-            # The SDK's set_attributes() cleans the mapping through ABC isinstance checks
-            # that cost more than the lock and value check of a set_attribute() per key.
-            for key, value in pending.items():
-                span.set_attribute(key, value)
-        else:
-            span.set_attributes(pending)
+            if preset is not None and not self._usage and preset[0] is _runtime.pricing:
+                # The span started with this very estimate: nothing to set at the end.
+                if pending:
+                    _drop_cost(pending, preset[1])
+                preset = None
+            else:
+                estimate = _runtime.pricing.estimate(
+                    self._operation, self._model, Usage(**self._usage) if self._usage else NO_USAGE
+                )
+                pending[A.COST_SOURCE] = estimate.source
+                if estimate.usd is not None:
+                    pending[A.COST_USD] = estimate.usd
+        if preset is not None:
+            _retract(span, pending, preset[1])
+        if pending:
+            if len(pending) <= _FEW_ATTRIBUTES:
+                # The SDK's set_attributes() cleans the mapping through ABC isinstance checks
+                # that cost more than the lock and value check of a set_attribute() per key.
+                for key, value in pending.items():
+                    span.set_attribute(key, value)
+            else:
+                span.set_attributes(pending)
         span.end()
 
 
 class _Tracker:
     """A context manager and decorator for one kind of tracked operation."""
 
-    __slots__ = ("_attributes", "_handle", "_kind", "_model", "_name", "_operation", "_span_kind")
+    __slots__ = (
+        "_attributes",
+        "_handle",
+        "_kind",
+        "_model",
+        "_name",
+        "_operation",
+        "_preset",
+        "_span_kind",
+    )
 
     def __init__(
         self,
@@ -314,6 +340,7 @@ class _Tracker:
         name: str,
         span_kind: SpanKind,
         attributes: dict[str, Any],
+        preset: tuple[PriceTable, Estimate] | None = None,
     ) -> None:
         self._kind = kind
         self._operation = operation
@@ -321,19 +348,26 @@ class _Tracker:
         self._name = name
         self._span_kind = span_kind
         self._attributes = attributes
+        self._preset = preset
         self._handle: OperationHandle | None = None
 
     def _fresh(self) -> _Tracker:
         """A new tracker with the same arguments: each decorated call gets its own."""
         return _Tracker(
-            self._kind, self._operation, self._model, self._name, self._span_kind, self._attributes
+            self._kind,
+            self._operation,
+            self._model,
+            self._name,
+            self._span_kind,
+            self._attributes,
+            self._preset,
         )
 
     def __enter__(self) -> OperationHandle:
         span = _runtime.tracer.start_span(
             self._name, kind=self._span_kind, attributes=self._attributes
         )
-        handle = OperationHandle(span, self._kind, self._operation, self._model)
+        handle = OperationHandle(span, self._kind, self._operation, self._model, self._preset)
         try:
             handle._tokens = (
                 otel_context.attach(trace.set_span_in_context(span)),
@@ -360,7 +394,7 @@ class _Tracker:
         span = _runtime.tracer.start_span(
             self._name, kind=self._span_kind, attributes=self._attributes, start_time=start_time
         )
-        return OperationHandle(span, self._kind, self._operation, self._model)
+        return OperationHandle(span, self._kind, self._operation, self._model, self._preset)
 
     async def __aenter__(self) -> OperationHandle:
         return self.__enter__()
@@ -420,33 +454,40 @@ def track_generation(
             "(add more with configure(extra_operations=...))"
         )
     if attributes is None and request_id is None:
-        template = _cached_generation_template(operation, model, provider, project)
+        try:
+            template = _generation_templates.get((operation, model, provider, project))
+        except TypeError:  # an unhashable model or provider: nothing to cache
+            template = None
+        if template is None:
+            template = _cached_generation_template(operation, model, provider, project)
     else:
         template = _generation_template(operation, model, provider, project, request_id, attributes)
-    attrs, name, label_model = template
-    return _Tracker(_GENERATION, operation, label_model, name, SpanKind.CLIENT, attrs)
+    attrs, name, label_model, preset = template
+    return _Tracker(_GENERATION, operation, label_model, name, SpanKind.CLIENT, attrs, preset)
 
 
-_generation_templates: dict[tuple[Any, ...], tuple[dict[str, Any], str, str]] = {}
+#: A generation's start attributes, span name, label model and the estimate they include.
+_Template = tuple[dict[str, Any], str, str, "tuple[PriceTable, Estimate] | None"]
+_generation_templates: dict[tuple[Any, ...], _Template] = {}
 _TEMPLATE_CACHE_SIZE: Final = 1024
 
 
 def _cached_generation_template(
     operation: str, model: Any, provider: str | None, project: str | None
-) -> tuple[dict[str, Any], str, str]:
+) -> _Template:
     """The usual call repeats a few (operation, model, provider, project) combinations:
-    their span attributes, name and label model are built once. The cached attribute dict
-    is only ever read (``start_span`` copies it into the span)."""
-    key = (operation, model, provider, project)
+    their span attributes, name and label model are built once (``track_generation``
+    looks them up). The cached attribute dict is only ever read (``start_span`` copies it
+    into the span)."""
+    template = _generation_template(operation, model, provider, project, None, None)
     try:
-        template = _generation_templates.get(key)
+        key = (operation, model, provider, project)
+        hash(key)
     except TypeError:  # an unhashable model or provider: nothing to cache
-        return _generation_template(operation, model, provider, project, None, None)
-    if template is None:
-        template = _generation_template(operation, model, provider, project, None, None)
-        if len(_generation_templates) >= _TEMPLATE_CACHE_SIZE:
-            _generation_templates.clear()  # bounded under a flood of distinct models
-        _generation_templates[key] = template
+        return template
+    if len(_generation_templates) >= _TEMPLATE_CACHE_SIZE:
+        _generation_templates.clear()  # bounded under a flood of distinct models
+    _generation_templates[key] = template
     return template
 
 
@@ -457,8 +498,16 @@ def _generation_template(
     project: str | None,
     request_id: str | None,
     attributes: Mapping[str, Any] | None,
-) -> tuple[dict[str, Any], str, str]:
-    """A generation span's start attributes, its name and the model as a metric label."""
+) -> _Template:
+    """A generation span's start attributes, its name and the model as a metric label.
+
+    The price-table estimate for no recorded usage goes on the span at start: set at the
+    end instead, its two attributes would cost the SDK about a tenth of the whole span
+    (each ``set_attribute`` on a live span is a lock and several Python-level calls).
+    ``_end`` keeps it when it still holds, replaces it when usage or a provider cost
+    changes it, and retracts it when the operation fails or is cancelled (which carry
+    no estimate), so the finished span has exactly the attributes it always had.
+    """
     attrs = _user_attributes(attributes)
     attrs[A.OPERATION] = operation
     attrs[A.GEN_AI_OPERATION_NAME] = operation
@@ -470,7 +519,16 @@ def _generation_template(
     _put(attrs, A.PROJECT, project)
     _put(attrs, A.REQUEST_ID, request_id)
     name = f"{operation} {model}" if model else operation
-    return attrs, name, normalize_model(model)
+    label_model = normalize_model(model)
+    preset = None
+    if _CAN_RETRACT:
+        pricing = _runtime.pricing
+        estimate = pricing.estimate(operation, label_model)
+        attrs[A.COST_SOURCE] = estimate.source
+        if estimate.usd is not None:
+            attrs[A.COST_USD] = estimate.usd
+        preset = (pricing, estimate)
+    return attrs, name, label_model, preset
 
 
 def track_render(
@@ -558,6 +616,50 @@ def route_template(endpoint: str) -> str:
     if "://" in path:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
     return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
+
+
+def _drop_cost(pending: dict[str, Any], estimate: Estimate) -> None:
+    """Forget cost attributes set by hand: the estimate the span started with wins."""
+    pending.pop(A.COST_SOURCE, None)
+    if estimate.usd is not None:
+        pending.pop(A.COST_USD, None)
+
+
+def _retract(span: trace.Span, pending: dict[str, Any], estimate: Estimate) -> None:
+    """Remove the start-time estimate's attributes the outcome does not set again."""
+    keys = (A.COST_SOURCE,) if estimate.usd is None else (A.COST_SOURCE, A.COST_USD)
+    for key in keys:
+        if key not in pending:
+            del span._attributes[key]  # type: ignore[attr-defined]  # see _can_retract()
+
+
+def _can_retract() -> bool:
+    """Whether this SDK lets ``_retract`` remove an attribute from a live span.
+
+    The API has no call for it; the SDK span keeps its attributes in a ``BoundedAttributes``
+    (``span._attributes``), mutable until the span ends. Checked once on a probe span with
+    no processor; if it does not hold, estimates are set at the end as before.
+    """
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import _Span
+
+        probe = _Span(
+            "probe",
+            trace.SpanContext(1, 1, is_remote=False),
+            attributes={"k": "v", "j": 1},
+            resource=Resource.get_empty(),
+        )
+        probe.start()
+        bounded: Any = probe._attributes
+        del bounded["k"]
+        probe.end()
+        return type(bounded) is BoundedAttributes and dict(probe.attributes or {}) == {"j": 1}
+    except Exception:  # pragma: no cover - only on an SDK with another layout
+        return False
+
+
+_CAN_RETRACT: Final = _can_retract()
 
 
 def _put(attrs: dict[str, Any], key: str, value: Any) -> None:

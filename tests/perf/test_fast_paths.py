@@ -221,3 +221,52 @@ def test_local_stats_read_the_new_series(registry):
     assert current.renders_failed == 1
     assert current.api_errors == 1
     assert current.total_errors == 2
+
+
+def test_open_span_table_is_bounded(make_pipeline, monkeypatch):
+    """Spans that never end cannot grow the open-span table past its bound."""
+    monkeypatch.setattr(processor_module, "MAX_OPEN_SPANS", 3)
+    pipeline = make_pipeline()
+    for _ in range(10):
+        pipeline.tracer.start_span("leak", attributes={A.OPERATION: "render_video"})
+    assert len(pipeline.processor._in_flight) == 3
+    assert pipeline.value("otel_perf_operations_in_progress", operation="render_video") == 3
+
+
+def test_cost_estimate_set_at_start_is_retracted_on_failure(pipeline):
+    """A failed or cancelled generation ends without the estimate it started with."""
+    assert tracking._CAN_RETRACT is True  # the SDK this package supports allows it
+    with otel_perf.track_generation("generate_image", model="flux") as op:
+        op.fail("rate_limit")
+    with pytest.raises(KeyboardInterrupt):
+        with otel_perf.track_generation("generate_image", model="flux"):
+            raise KeyboardInterrupt
+    with otel_perf.track_generation("generate_image", model="flux") as op:
+        op.set_usage(images=4)
+    with otel_perf.track_generation("generate_image", model="flux"):
+        pass
+    failed, cancelled, four, plain = pipeline.spans()
+    for span in (failed, cancelled):
+        assert A.COST_USD not in span.attributes and A.COST_SOURCE not in span.attributes
+    assert four.attributes[A.COST_USD] == pytest.approx(0.08)
+    assert plain.attributes[A.COST_USD] == 0.02
+    assert plain.attributes[A.COST_SOURCE] == "estimated"
+    cost = {"operation": "generate_image", "model": "flux", "provider": "", "project": ""}
+    assert pipeline.value("otel_perf_cost_usd_total", **cost) == pytest.approx(0.10)
+
+
+def test_decorator_made_before_configure_uses_the_configured_prices(registry):
+    """A tracker built at import time, before configure(pricing=...), costs by the new table."""
+
+    @otel_perf.track_generation("generate_image", model="flux")
+    def draw() -> None:
+        pass
+
+    otel_perf.configure(
+        registry=registry,
+        prometheus_port=None,
+        pricing={"models": {"flux": {"per_image": 0.5}}},
+    )
+    draw()
+    labels = {"operation": "generate_image", "model": "flux", "provider": "", "project": ""}
+    assert registry.get_sample_value("otel_perf_cost_usd_total", labels) == 0.5
