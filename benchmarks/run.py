@@ -40,7 +40,7 @@ class Plan:
     compare_up_to: int  # largest size also rendered by prometheus_client's encoder
 
 
-FULL = Plan(2_000, 50, 20_000, 1_000_000, 2000, (40, 100, 385, 1000, 2500, 5000), 7, 1000)
+FULL = Plan(500, 120, 20_000, 1_000_000, 2000, (40, 100, 385, 1000, 2500, 5000), 7, 1000)
 SMOKE = Plan(200, 3, 300, 3_000, 200, (40, 385), 2, 385)
 
 

@@ -78,6 +78,39 @@ def ratio(timed: dict[str, Timed], variant: str, baseline: str) -> Ratio:
     return Ratio(tuple(v / b for v, b in pairs))
 
 
+def paired_calls(
+    variants: dict[str, Callable[[], None]], *, n: int, warmup: int = 1000
+) -> dict[str, list[float]]:
+    """Per-call wall-clock microseconds, the variants alternating call by call.
+
+    The finest side-by-side method: each call of one variant sits between calls of the
+    others, so a disturbance (another process, a garbage collection, the batch processor
+    exporting) hits single calls, which the median then ignores. The timer's own cost,
+    measured the same way, is subtracted.
+    """
+    clock = time.perf_counter_ns
+    names = list(variants)
+    for name in names:
+        for _ in range(warmup):
+            variants[name]()
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    empty: list[int] = []
+    for i in range(n):
+        for name in names if i % 2 else names[::-1]:
+            run = variants[name]
+            start = clock()
+            run()
+            samples[name].append(clock() - start)
+        start = clock()
+        empty.append(clock() - start)
+    timer = statistics.median(empty)
+    return {name: sorted((t - timer) / 1000.0 for t in times) for name, times in samples.items()}
+
+
+def quantile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
+
+
 def per_call_percentiles(run: Callable[[], None], n: int) -> dict[str, float]:
     """p50/p99/max in microseconds, timing each call on its own (adds ~0.1 µs of timer)."""
     clock = time.perf_counter_ns
