@@ -17,6 +17,7 @@ and logged once: the host application never sees it.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -44,6 +45,8 @@ _MAX_LABEL_LENGTH: Final = 128
 _SAMPLED: Final = int(TraceFlags.SAMPLED)
 _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it once
 _INF: Final = math.inf
+#: Queued span updates that make the span that queues them apply the queue.
+APPLY_EVERY: Final = 256
 #: Routes kept at most (a flood of distinct models empties the cache, it never grows).
 MAX_ROUTES: Final = 4096
 #: Own spans tracked as open at most; past it the oldest (most likely never ended) is
@@ -196,6 +199,8 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._in_flight: dict[int, tuple[Any, str | None]] = {}
         self.metrics.in_progress.count_live(self._in_flight_series)
         self._once = CountOnce(self.settings.pricing, self._in_flight)
+        self._pending = self.metrics.pending
+        self.metrics.set_applier(self._apply)
         self._enabled = True
 
     def disable(self) -> None:
@@ -296,16 +301,13 @@ class PerformanceSpanProcessor(SpanProcessor):
                 route.kind is _API,
             ):
                 return
-            lock = self._lock
             if attrs.get(A.OUTCOME) == "cancelled":
-                cancelled = route.cancelled or route.resolve_cancelled()
-                with lock:
-                    cancelled._inc()
+                (route.cancelled or route.resolve_cancelled()).inc()
                 return
 
             failed = failed or A.ERROR_TYPE in attrs
             kind = route.kind
-            duration = 0.0
+            duration = ratio = 0.0
             timed = slow = errors = render_failure = api_error = consecutive = None
             if start is None or end is None or end < start:
                 count_invalid("duration")
@@ -369,35 +371,16 @@ class PerformanceSpanProcessor(SpanProcessor):
                 else:
                     count_invalid("queue_wait")
 
-            # One acquisition for all of the span's updates (try/finally is free until it raises).
-            lock.acquire()
-            try:
-                if timed is not None:
-                    timed._observe(duration, trace_id, end)
-                if slow is not None:
-                    slow._inc()
-                    route.slowness._observe(ratio)
-                if errors is not None:
-                    errors._inc()
-                    if render_failure is not None:
-                        render_failure._inc()
-                    if api_error is not None:
-                        api_error._inc()
-                if consecutive is not None:
-                    if failed:
-                        consecutive._inc()
-                    else:
-                        consecutive._set(0)
-                if unpriced is not None:
-                    unpriced._inc()
-                elif cost is not None:
-                    cost._inc(usd)
-                if retries is not None:
-                    retries._inc()
-                if queue_wait is not None:
-                    queue_wait._observe(wait)
-            finally:
-                lock.release()
+            # Handed over without a lock (see MetricSet.apply_pending); the layout is the
+            # one _apply unpacks.
+            pending = self._pending
+            pending.append(
+                (timed, duration, trace_id, end, slow, route.slowness, ratio, errors,
+                 render_failure, api_error, consecutive, failed, unpriced, cost, usd, retries,
+                 queue_wait, wait)
+            )  # fmt: skip
+            if len(pending) >= APPLY_EVERY:
+                self.metrics.apply_pending(blocking=False)
         except Exception as exc:
             report_internal_error("on_end", exc)
 
@@ -426,6 +409,42 @@ class PerformanceSpanProcessor(SpanProcessor):
     def _in_flight_series(self) -> list[Any]:
         # One C-level copy first: iterating the live dict could see it change size.
         return [entry[0] for entry in list(self._in_flight.values())]
+
+    @staticmethod
+    def _apply(pending: deque[tuple[Any, ...]]) -> None:
+        """Apply queued span updates; MetricSet.apply_pending calls it holding the lock."""
+        popleft = pending.popleft
+        while pending:  # only the lock holder takes items out, so this cannot race
+            (timed, duration, trace_id, end, slow, slowness, ratio, errors, render_failure,
+             api_error, consecutive, failed, unpriced, cost, usd, retries, queue_wait,
+             wait) = popleft()  # fmt: skip
+            try:
+                if timed is not None:
+                    timed._observe(duration, trace_id, end)
+                if slow is not None:
+                    slow._inc()
+                    slowness._observe(ratio)
+                if errors is not None:
+                    errors._inc()
+                    if render_failure is not None:
+                        render_failure._inc()
+                    if api_error is not None:
+                        api_error._inc()
+                if consecutive is not None:
+                    if failed:
+                        consecutive._inc()
+                    else:
+                        consecutive._set(0)
+                if unpriced is not None:
+                    unpriced._inc()
+                elif cost is not None:
+                    cost._inc(usd)
+                if retries is not None:
+                    retries._inc()
+                if queue_wait is not None:
+                    queue_wait._observe(wait)
+            except Exception as exc:  # one bad update must not stop the others
+                report_internal_error("apply", exc)
 
     def _route(self, key: tuple[Any, ...]) -> _Route:
         op, model, provider, endpoint, project = key
