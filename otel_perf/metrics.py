@@ -5,10 +5,11 @@ This module is the single source of truth for metric names; dashboards and alert
 
 Each metric is a :class:`LimitedMetric`, a ``prometheus_client`` collector of our own rather
 than a ``prometheus_client`` ``Counter``/``Histogram``: a label set is a plain series object
-(a float, or a list of bucket counts) updated under **one lock shared by the whole set**, so
-the span processor pays for one lock acquisition per span instead of one per value (about
-0.15 µs each), and a histogram observation is a ``bisect`` instead of a loop over buckets.
-Scrapes copy the series under that lock and render outside it (``otel_perf.textformat``).
+(a float, or a list of bucket counts) guarded by **one lock shared by the whole set**; the
+span processor queues its updates and they are applied in batches under that lock (see
+``MetricSet.apply_pending``), instead of one lock per value per span, and a histogram
+observation is a ``bisect`` instead of a loop over buckets. Scrapes apply the queue, copy
+the series under the lock and render outside it (``otel_perf.textformat``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """``PerformanceSpanProcessor``: every finished span becomes Prometheus metrics.
 
-The processor does no I/O and never blocks on anything but the metric set's lock, held
-once per span for all of its updates. Everything per operation is precomputed in
-``__init__``, and everything per (operation, model, provider, route) the first time it is
-seen (a :class:`_Route`: normalised labels, threshold, the series it updates), so ``on_end``
-for a known kind of span is one route lookup, a few attribute reads and a handful of
-additions. Any internal failure is caught, counted in ``otel_perf_internal_errors_total``
+The processor does no I/O and takes no lock per span: it hands a span's resolved updates
+to the metric set through a deque, applied in batches and before every read (see
+``MetricSet.apply_pending``). Everything per operation is precomputed in ``__init__``, and
+everything per (operation, model, provider, route, project) the first time it is seen (a
+:class:`_Route`: normalised labels, threshold, the series it updates), so ``on_end`` for a
+known kind of span is one route lookup, a few attribute reads and one append. Any internal failure is caught, counted in ``otel_perf_internal_errors_total``
 and logged once: the host application never sees it.
 
 >>> from prometheus_client import CollectorRegistry
@@ -238,7 +238,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             report_internal_error("on_start", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Resolve every series the span updates, then apply the updates under one lock.
+        """Resolve every series the span updates and queue the updates (see _apply).
 
         One method on purpose: a Python-level call costs as much as a dozen dictionary
         lookups here (see BENCHMARKS.md).
