@@ -98,14 +98,18 @@ def slo_windows(config: MonitoringConfig) -> tuple[str, ...]:
 
 
 def recording_rules(config: MonitoringConfig) -> tuple[RuleGroup, ...]:
-    """Per-service error ratio and traffic over every SLO window."""
+    """Per-service error ratio and traffic over every SLO window.
+
+    The ratio divides increases rather than rates: the same number, without two extra
+    floating-point divisions, so a ratio exactly at a burn threshold stays exactly there.
+    """
     rules: list[AlertRule | RecordingRule] = []
     for window in slo_windows(config):
         rules.append(
             RecordingRule(
                 error_ratio_record(window),
-                f"sum by (job) (rate({_count(status=Eq('error'))}[{window}]))\n"
-                f"/\n(sum by (job) (rate({_COUNT}[{window}])) > 0)",
+                f"sum by (job) (increase({_count(status=Eq('error'))}[{window}]))\n"
+                f"/\n(sum by (job) (increase({_COUNT}[{window}])) > 0)",
             )
         )
         rules.append(
