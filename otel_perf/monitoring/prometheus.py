@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_perf.monitoring.config import MonitoringConfig
+from otel_perf.monitoring.durations import seconds
 from otel_perf.monitoring.rules import (
     SEVERITIES,
     AlertRule,
@@ -68,9 +69,12 @@ def prometheus_config(
 ) -> dict[str, Any]:
     """``prometheus.yml``. Alertmanagers are left out when Grafana is the alerting path."""
     p = config.prometheus
+    # The timeout may not exceed the interval (Prometheus refuses the config otherwise).
+    timeout = p.scrape_interval if seconds(p.scrape_interval) < 10 else "10s"
     data: dict[str, Any] = {
         "global": {
             "scrape_interval": p.scrape_interval,
+            "scrape_timeout": timeout,
             "evaluation_interval": p.evaluation_interval,
         },
         "rule_files": list(rule_globs),

@@ -214,8 +214,11 @@ class WebhookReceiver:
 class DemoProcess(_Process):
     """``python -m otel_perf demo`` serving /metrics on a free port."""
 
-    def __init__(self, workdir: Path, *args: str, name: str = "demo") -> None:
-        self.port = free_port()
+    def __init__(
+        self, workdir: Path, *args: str, name: str = "demo", port: int | None = None
+    ) -> None:
+        # ``port``: chosen in advance (e.g. to write a scrape config before the demo starts).
+        self.port = free_port() if port is None else port
         self.metrics_url = f"http://127.0.0.1:{self.port}/metrics"
         self.ledger_path = workdir / f"{name}-ledger.json"
         super().__init__(
