@@ -175,3 +175,11 @@ def test_compose_mount_targets_are_unique_per_service(tmp_path: Path):
     for name, service in SERVICES.items():
         targets = [v.split(":")[1] for v in service.get("volumes", [])]
         assert len(targets) == len(set(targets)), name
+
+
+def test_docs_name_the_pinned_images():
+    """docs/operations.md lists exactly the image versions the compose file pins."""
+    operations = (ROOT / "docs/operations.md").read_text()
+    for name, service in SERVICES.items():
+        if "build" not in service:
+            assert f"`{service['image']}`" in operations, name

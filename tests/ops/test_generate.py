@@ -103,3 +103,8 @@ def test_cli_reports_bad_config_without_traceback(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"otel-perf: error: {bad}: cost.window: ")
     assert "Traceback" not in result.stderr
+
+
+def test_example_config_documents_the_defaults():
+    """docs/monitoring.example.yaml loads, and spells out exactly the defaults."""
+    assert load_config(ROOT / "docs/monitoring.example.yaml") == load_config(None)

@@ -200,3 +200,15 @@ def test_every_severity_used_by_an_alert_has_a_route():
     data = yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text())
     routed = {m for route in data["route"]["routes"] for m in route["matchers"]}
     assert {f'severity="{a.severity}"' for a in ALERTS} <= routed
+
+
+def test_readme_operations_section_lists_every_alert():
+    """The README's alert table has one row per alert, each linking its runbook section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- section: operations (issue 3) -->")[1]
+    section = section.split("<!-- end section: operations -->")[0]
+    assert "docker compose up" in section
+    rows = re.findall(r"^\| \[`(\w+)`\]\(docs/runbooks\.md#(\w+)\)", section, re.MULTILINE)
+    names = [name for name, _ in rows]
+    assert sorted(names) == ALERT_NAMES and len(names) == len(set(names))
+    assert all(anchor == name.lower() for name, anchor in rows)
