@@ -45,6 +45,10 @@ USAGE_VIDEOS: Final = "otel_perf.usage.videos"
 USAGE_VIDEO_SECONDS: Final = "otel_perf.usage.video_seconds"
 USAGE_AUDIO_SECONDS: Final = "otel_perf.usage.audio_seconds"
 USAGE_CHARACTERS: Final = "otel_perf.usage.characters"
+USAGE_IMAGES_FILTERED: Final = "otel_perf.usage.images_filtered"  # outputs a safety filter removed
+JOB_GENERATION_S: Final = "otel_perf.job.generation_s"  # long-running job: time after the queue
+JOB_POLLS: Final = "otel_perf.job.polls"  # long-running job: status polls observed
+SDK_METHOD: Final = "otel_perf.sdk.method"  # the SDK method an instrumentor wrapped
 
 # --- Cost sources -------------------------------------------------------------------------
 COST_SOURCE_PROVIDER: Final = "provider"
@@ -59,6 +63,7 @@ GENERATION_OPERATIONS: Final = (
     "generate_speech",
     "generate_music",
     "generate_sound_effect",
+    "transcribe_audio",
 )
 #: render_type argument -> operation label
 RENDER_OPERATIONS: Final = {
@@ -88,6 +93,7 @@ OUTPUT_TYPES: Final = {
     "generate_speech": "speech",
     "generate_music": "audio",
     "generate_sound_effect": "audio",
+    "transcribe_audio": "text",
 }
 
 # --- Error types --------------------------------------------------------------------------

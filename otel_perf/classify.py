@@ -14,6 +14,7 @@ the seed's :data:`~otel_perf.attributes.RENDER_FAILURE_REASONS`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 from otel_perf.attributes import ERROR_TYPES
@@ -132,7 +133,6 @@ _NAME_RULES: Final = (
     ("network", re.compile(r"connect|network|socket|ssl", re.I)),
     ("server_error", re.compile(r"internalserver|serviceunavailable|servererror|overloaded", re.I)),
 )
-_normalized_error_types: dict[str, str] = {}
 
 
 def normalize_error_type(value: object) -> str:
@@ -151,18 +151,14 @@ def normalize_error_type(value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     if text in _ERROR_TYPES:
         return text
-    cached = _normalized_error_types.get(text)
-    if cached is not None:
-        return cached
-    result = "unknown"
+    return _normalize_foreign_error_type(text)
+
+
+@lru_cache(maxsize=1024)  # bounded: a flood of distinct values cannot grow memory
+def _normalize_foreign_error_type(text: str) -> str:
     if text.isdigit():
-        result = classify_status(int(text)) or "unknown"
-    else:
-        for kind, pattern in _NAME_RULES:
-            if pattern.search(text):
-                result = kind
-                break
-    if len(_normalized_error_types) >= 1024:
-        _normalized_error_types.clear()  # bounded under a flood of distinct values
-    _normalized_error_types[text] = result
-    return result
+        return classify_status(int(text)) or "unknown"
+    for kind, pattern in _NAME_RULES:
+        if pattern.search(text):
+            return kind
+    return "unknown"

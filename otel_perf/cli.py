@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from otel_perf import demo
 from otel_perf.config import ENVIRONMENT, Settings
-from otel_perf.pricing import PriceTable
+from otel_perf.pricing import UNIT_KEYS, PriceTable
 from otel_perf.version import __version__
 
 # Subcommands that live in their own packages: (name, module, help). Each module offers
@@ -255,19 +255,11 @@ def _config(args: argparse.Namespace) -> int:
 
 def _print_prices(table: PriceTable, out: TextIO) -> None:
     print(f"\nPrice table (version {table.version}, USD)", file=out)
-    units = (
-        "per_image",
-        "per_video",
-        "per_video_second",
-        "per_audio_second",
-        "per_character",
-        "per_input_token",
-        "per_output_token",
-        "per_call",
-    )
     for label, entries in (("model", table.models), ("operation default", table.operations)):
         for name, price in sorted(entries.items()):
-            parts = [f"{u}={getattr(price, u):g}" for u in units if getattr(price, u) is not None]
+            parts = [
+                f"{u}={getattr(price, u):g}" for u in UNIT_KEYS if getattr(price, u) is not None
+            ]
             if price.image_prices:
                 parts.append(f"{len(price.image_prices)} size/quality prices")
             aliases = f" (aliases: {', '.join(price.aliases)})" if price.aliases else ""

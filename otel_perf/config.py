@@ -22,6 +22,7 @@ from otel_perf.attributes import (
     RENDER_OPERATIONS,
     SEMCONV_GENAI_OPERATIONS,
 )
+from otel_perf.foreign import compile_routes
 from otel_perf.metrics import DEFAULT_CARDINALITY_LIMIT
 from otel_perf.pricing import PriceTable
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
@@ -46,6 +47,7 @@ ENVIRONMENT: Final = {
     "OTEL_PERF_PRICING_FILE": "TOML price table merged over the bundled one.",
     "OTEL_PERF_CARDINALITY_LIMIT": "Label sets per metric before folding into `__overflow__` (default 2000).",
     "OTEL_PERF_EXTRA_OPERATIONS": "Extra operation names, comma-separated, e.g. `upscale_image`.",
+    "OTEL_PERF_API_ROUTES": "API routes whose HTTP client spans (contrib httpx/requests instrumentations) count as `api_call`, comma-separated, e.g. `api.example.com/v1/renders/{id}`.",
     "OTEL_PERF_RECORD_UNSAMPLED": "`true` (default): spans dropped by the sampler are still recorded for metrics.",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "Export spans over OTLP to this endpoint (standard; off when unset).",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "Traces-only OTLP endpoint (standard; wins over the one above).",
@@ -67,6 +69,7 @@ class Settings:
     cardinality_limit: int = DEFAULT_CARDINALITY_LIMIT
     extra_operations: tuple[str, ...] = ()
     record_unsampled: bool = True
+    api_routes: tuple[str, ...] = ()
     otlp_endpoint: str | None = None
     otlp_protocol: str = "http/protobuf"
 
@@ -195,6 +198,16 @@ def _check_operations(name: str, value: Any) -> tuple[str, ...]:
         if op in BUILTIN_OPERATIONS or op in SEMCONV_GENAI_OPERATIONS:
             raise ValueError(f"{name}: {op!r} is already a built-in operation")
     return tuple(dict.fromkeys(value))
+
+
+def _check_routes(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be a sequence of route patterns, got {value!r}")
+    try:
+        compile_routes(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return tuple(dict.fromkeys(v.strip() for v in value))
 
 
 def _check_limit(name: str, value: Any) -> int:
@@ -356,6 +369,7 @@ _RESOLVERS: Final[dict[str, Resolver]] = {
     "record_unsampled": _simple(
         "record_unsampled", "OTEL_PERF_RECORD_UNSAMPLED", _check_bool, parse_bool, True
     ),
+    "api_routes": _simple("api_routes", "OTEL_PERF_API_ROUTES", _check_routes, _parse_list, ()),
     "otlp_endpoint": _resolve_endpoint,
     "otlp_protocol": _resolve_protocol,
 }

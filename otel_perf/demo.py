@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from otel_perf import metrics as M
-from otel_perf.attributes import RENDER_OPERATIONS
+from otel_perf.attributes import RENDER_FAILURE_REASONS, RENDER_OPERATIONS
 from otel_perf.pricing import PriceTable, Usage, normalize_model
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 from otel_perf.tracking import track_api_call, track_generation, track_render
@@ -40,6 +40,9 @@ _GENERATIONS: Final = (
     ("generate_sound_effect", "elevenlabs-sfx", "elevenlabs", 6.0),
 )
 _UNPRICED_MODEL: Final = ("generate_image", "sdxl-turbo", "stability", 4.0)
+# A video upscaler billed per call: the provider reports the cost (no price-table entry).
+_UPSCALER: Final = ("generate_video", "topaz-video-upscale", "topaz", 20.0)
+_UPSCALE_COST_USD: Final = 0.12
 _RENDERS: Final = (("still", 2.0), ("video", 18.0), ("batch", 50.0), ("timeline_export", 70.0))
 _TEMPLATES: Final = ("tpl_hero", "tpl_product", "tpl_testimonial", "tpl_story")
 _ENDPOINTS: Final = (
@@ -57,14 +60,7 @@ _API_FAILURES: Final = (
     ("network", None),
 )
 _GENERATION_FAILURES: Final = ("safety_block", "rate_limit", "timeout", "server_error")
-_RENDER_FAILURES: Final = (
-    "timeout",
-    "memory_exceeded",
-    "invalid_composition",
-    "missing_asset",
-    "codec_error",
-    "unknown",
-)
+_RENDER_FAILURES: Final = RENDER_FAILURE_REASONS
 # A realistic message per failure; classification must recover the type from it.
 _MESSAGES: Final = {
     "safety_block": "Your request was rejected as a result of our safety system",
@@ -114,6 +110,7 @@ class PlannedOp:
     queue_wait_s: float | None = None
     images: int | None = None
     characters: int | None = None
+    provider_cost_usd: float | None = None  # set_cost(): what the provider billed
     # Filled in when it runs:
     duration_s: float = 0.0
     cost_usd: float | None = None
@@ -129,6 +126,7 @@ class Profile:
     unpriced_rate: float = 0.02
     expensive_only: bool = False
     safety_heavy: bool = False
+    upscale_rate: float = 0.0  # share of generations that upscale a video (provider-billed)
 
 
 _PROFILES: Final = {
@@ -136,7 +134,12 @@ _PROFILES: Final = {
     "healthy": Profile(failure_rate=0.0, slow_rate=0.0, retry_rate=0.0, unpriced_rate=0.0),
     "failing": Profile(failure_rate=0.6, slow_rate=0.7, retry_rate=0.3),
     "suboptimal": Profile(
-        failure_rate=0.3, slow_rate=0.3, retry_rate=0.6, expensive_only=True, safety_heavy=True
+        failure_rate=0.3,
+        slow_rate=0.3,
+        retry_rate=0.6,
+        expensive_only=True,
+        safety_heavy=True,
+        upscale_rate=0.3,
     ),
     "seed": Profile(failure_rate=0.15, slow_rate=0.1, retry_rate=0.1, unpriced_rate=0.0),
 }
@@ -211,6 +214,17 @@ def _plan_seed(rng: random.Random, kind: str, shape: Profile, workload: Workload
 
 
 def _plan_generation(rng: random.Random, shape: Profile) -> PlannedOp:
+    # Only profiles with upscaling draw for it, so the other profiles' plans stay the same.
+    if shape.upscale_rate and rng.random() < shape.upscale_rate:
+        operation, model, provider, latency = _UPSCALER
+        return PlannedOp(
+            "generation",
+            operation,
+            model,
+            provider,
+            latency_s=latency * rng.uniform(0.4, 0.8),
+            provider_cost_usd=_UPSCALE_COST_USD,
+        )
     if shape.expensive_only:
         # Everything on the most expensive image model, the mistake the report should catch.
         choice = ("generate_image", "imagen", "gcp.gemini", 12.0)
@@ -315,6 +329,8 @@ def _execute(op: PlannedOp, speed: float) -> None:
             ) as h:
                 _common(h, op)
                 h.set_usage(images=op.images, characters=op.characters)
+                if op.provider_cost_usd is not None:
+                    h.set_cost(op.provider_cost_usd)
                 time.sleep(scaled)
                 if op.failure is not None:
                     raise DemoProviderError(_MESSAGES[op.failure], _STATUS.get(op.failure))
@@ -385,10 +401,10 @@ def ledger(
         error_type = op.failure or ""
         status = "error" if failed else "success"
         base = {"operation": op.operation, "model": model, "provider": op.provider}
-        add(M.OPERATION_DURATION + "_count", 1, **base, status=status)
-        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status)
+        add(M.OPERATION_DURATION + "_count", 1, **base, status=status, project=op.project)
+        add(M.OPERATION_DURATION + "_sum", op.duration_s, **base, status=status, project=op.project)
         if failed:
-            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type)
+            add(M.OPERATION_ERRORS, 1, **base, error_type=error_type, project=op.project)
             if op.kind == "render":
                 add(
                     M.RENDER_FAILURES,
@@ -404,7 +420,10 @@ def ledger(
             op.slow = op.duration_s > thresholds.get(op.operation, 60.0)
             if op.slow:
                 add(M.SLOW_OPERATIONS, 1, operation=op.operation, model=model)
-        if op.kind == "generation" and not failed:
+        if op.provider_cost_usd is not None:  # reported cost counts whatever the outcome
+            if op.provider_cost_usd:
+                add(M.COST_USD, op.provider_cost_usd, **base, project=op.project)
+        elif op.kind == "generation" and not failed:
             estimate = table.estimate(
                 op.operation, model, Usage(images=op.images, characters=op.characters)
             )
@@ -413,7 +432,7 @@ def ledger(
             elif estimate.usd:
                 add(M.COST_USD, estimate.usd, **base, project=op.project)
         if op.retry_attempt:
-            add(M.RETRIES, 1, operation=op.operation)
+            add(M.RETRIES, 1, operation=op.operation, project=op.project)
         if op.queue_wait_s is not None:
             add(M.QUEUE_WAIT + "_count", 1, operation=op.operation)
             add(M.QUEUE_WAIT + "_sum", op.queue_wait_s, operation=op.operation)

@@ -60,10 +60,14 @@ class MetricSpec:
     help: str
 
 
+# `project` (a low-cardinality label: project names, never user ids) is on the metrics a
+# per-project report needs: cost, and the duration histogram, error and retry counters from
+# which total time, error rate, success rate and retries per success follow per project.
+# Route-, template- and threshold-level metrics stay fleet-wide to bound cardinality.
 SPECS: Final = (
-    MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status"),
+    MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status", "project"),
                "Duration of tracked operations in seconds, by outcome."),
-    MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type"),
+    MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type", "project"),
                "Failed operations by classified error type."),
     MetricSpec(SLOW_OPERATIONS, "counter", ("operation", "model"),
                "Operations slower than their configured threshold."),
@@ -77,7 +81,7 @@ SPECS: Final = (
                "Cost of operations in US dollars (provider-reported or estimated)."),
     MetricSpec(UNPRICED_OPERATIONS, "counter", ("operation", "model"),
                "Generations whose cost is unknown: no price for the model or operation."),
-    MetricSpec(RETRIES, "counter", ("operation",),
+    MetricSpec(RETRIES, "counter", ("operation", "project"),
                "Operations that were retry attempts (retry attempt number > 0)."),
     MetricSpec(QUEUE_WAIT, "histogram", ("operation",),
                "Time spent queued before an operation started, in seconds."),
@@ -197,7 +201,7 @@ class MetricSet:
 
     >>> from prometheus_client import CollectorRegistry
     >>> metrics = MetricSet(CollectorRegistry(), thresholds=[5.0])
-    >>> metrics.retries.child(("generate_image",)).inc()
+    >>> metrics.retries.child(("generate_image", "my-project")).inc()
     """
 
     def __init__(

@@ -269,8 +269,6 @@ def _parse_entry(name: str, entry: Any, accepted: frozenset[str], origin: str) -
 # --- Model name normalisation ---------------------------------------------------------------
 
 _DATE_SUFFIX: Final = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@.*)$")
-_normalized: dict[str, str] = {}
-_NORMALIZED_CACHE_SIZE: Final = 4096
 
 
 def normalize_model(model: object) -> str:
@@ -287,14 +285,10 @@ def normalize_model(model: object) -> str:
     """
     if model is None:
         return ""
-    key = model if isinstance(model, str) else str(model)
-    cached = _normalized.get(key)
-    if cached is not None:
-        return cached
-    name = key.strip().lower().replace(" ", "-")
-    name = name.removeprefix("models/")
-    name = _DATE_SUFFIX.sub("", name)[:MAX_MODEL_LABEL_LENGTH]
-    if len(_normalized) >= _NORMALIZED_CACHE_SIZE:
-        _normalized.clear()  # bounded: a flood of distinct names cannot grow memory
-    _normalized[key] = name
-    return name
+    return _normalize(model if isinstance(model, str) else str(model))
+
+
+@lru_cache(maxsize=4096)  # bounded: a flood of distinct names cannot grow memory
+def _normalize(name: str) -> str:
+    name = name.strip().lower().replace(" ", "-").removeprefix("models/")
+    return _DATE_SUFFIX.sub("", name)[:MAX_MODEL_LABEL_LENGTH]

@@ -26,6 +26,7 @@ from otel_perf import attributes as A
 from otel_perf import foreign
 from otel_perf.classify import normalize_error_type
 from otel_perf.config import Settings
+from otel_perf.count_once import CountOnce
 from otel_perf.metrics import MetricSet
 from otel_perf.pricing import normalize_model
 from otel_perf.selfmonitor import count_invalid, report_internal_error
@@ -71,6 +72,8 @@ class PerformanceSpanProcessor(SpanProcessor):
             op: self.settings.thresholds.get(op, FALLBACK_THRESHOLD) for op in self._kind
         }
         self._template_threshold = dict(self.settings.template_thresholds)
+        self._foreign = foreign.ForeignSpans(self.settings.pricing, self.settings.api_routes)
+        self._once = CountOnce(self.settings.pricing)
         self._in_flight: dict[int, Any] = {}
         self._enabled = True
 
@@ -85,14 +88,19 @@ class PerformanceSpanProcessor(SpanProcessor):
             return
         try:
             attrs = span.attributes
-            op = attrs.get(A.OPERATION) if attrs else None
+            if not attrs:
+                return
+            op = attrs.get(A.OPERATION)
             if op is None:
                 return  # foreign spans are counted at end only; their names may change
-            if op not in self._kind:
-                op = A.OTHER_OPERATION
-            child = self.metrics.in_progress.child((op,))
+            kind = self._kind.get(op) if isinstance(op, str) else None
+            if kind is None:
+                op, kind = A.OTHER_OPERATION, _GENERATION
+            child = self.metrics.in_progress.child((str(op),))
             child.inc()
             self._in_flight[span.context.span_id] = child
+            model = attrs.get(A.GEN_AI_REQUEST_MODEL, "") if kind is _GENERATION else None
+            self._once.opened(span.context.span_id, None if model is None else str(model))
         except Exception as exc:
             report_internal_error("on_start", exc)
 
@@ -120,8 +128,9 @@ class PerformanceSpanProcessor(SpanProcessor):
         if in_flight is not None:
             in_flight.dec()
         op = attrs.get(A.OPERATION)
+        own = op is not None
         if op is None:
-            translated = foreign.translate(attrs, self.settings.pricing)
+            translated = self._foreign.translate(span, attrs)
             if translated is None:
                 return
             attrs = translated
@@ -129,6 +138,8 @@ class PerformanceSpanProcessor(SpanProcessor):
         kind = self._kind.get(op)
         if kind is None:
             op, kind = A.OTHER_OPERATION, _GENERATION
+        if not self._counted(span, attrs, op, kind, own):
+            return
         m = self.metrics
         if attrs.get(A.OUTCOME) == "cancelled":
             m.cancelled.child((op,)).inc()
@@ -138,6 +149,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
         )
         provider = _label(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
+        project = _label(attrs.get(A.PROJECT))
         failed = span.status.status_code is StatusCode.ERROR or A.ERROR_TYPE in attrs
         error_type = normalize_error_type(attrs.get(A.ERROR_TYPE)) if failed else ""
 
@@ -148,9 +160,9 @@ class PerformanceSpanProcessor(SpanProcessor):
             exemplar = None
             if context is not None and context.trace_flags.sampled:
                 exemplar = {"trace_id": format(context.trace_id, "032x")}
-            m.duration.child((op, model, provider, "error" if failed else "success")).observe(
-                duration, exemplar
-            )
+            m.duration.child(
+                (op, model, provider, "error" if failed else "success", project)
+            ).observe(duration, exemplar)
             if not failed:
                 threshold = self._threshold.get(op, FALLBACK_THRESHOLD)
                 if kind is _RENDER and self._template_threshold:
@@ -162,7 +174,7 @@ class PerformanceSpanProcessor(SpanProcessor):
                     m.slowness.child((op,)).observe(duration / threshold)
 
         if failed:
-            m.errors.child((op, model, provider, error_type)).inc()
+            m.errors.child((op, model, provider, error_type, project)).inc()
             if kind is _RENDER:
                 template = _label(attrs.get(A.RENDER_TEMPLATE_ID))
                 m.render_failures.child((_RENDER_TYPE_OF[op], error_type, template)).inc()
@@ -183,7 +195,6 @@ class PerformanceSpanProcessor(SpanProcessor):
             usd = attrs[A.COST_USD]
             if _is_amount(usd):
                 if usd:
-                    project = _label(attrs.get(A.PROJECT))
                     m.cost.child((op, model, provider, project)).inc(usd)
             else:
                 count_invalid("cost")
@@ -192,7 +203,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         if attempt is not None:
             if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 0:
                 if attempt > 0:
-                    m.retries.child((op,)).inc()
+                    m.retries.child((op, project)).inc()
             else:
                 count_invalid("retry_attempt")
 
@@ -202,6 +213,17 @@ class PerformanceSpanProcessor(SpanProcessor):
                 m.queue_wait.child((op,)).observe(wait)
             else:
                 count_invalid("queue_wait")
+
+    def _counted(
+        self, span: ReadableSpan, attrs: Mapping[str, Any], op: str, kind: str, own: bool
+    ) -> bool:
+        """The count-once rule (``otel_perf.count_once``): False for a duplicate span."""
+        model = str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
+        if own:
+            return self._once.own(span, model if kind is _GENERATION else None)
+        return self._once.foreign(
+            span, model, op in foreign.MODEL_CALL_OPERATIONS, op == A.API_OPERATION
+        )
 
 
 def _duration(span: ReadableSpan) -> float | None:

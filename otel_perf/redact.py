@@ -43,7 +43,11 @@ _PATTERNS: Final = (
     ),
     # E-mail addresses.
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[EMAIL]"),
-)
+    # Any remaining long random-looking token (40+ characters mixing upper case, lower case
+    # and digits), e.g. a bare AWS secret key: when in doubt, redact.
+    (re.compile(r"(?<![A-Za-z0-9/+_=-])(?=[A-Za-z0-9/+_=-]*[A-Z])(?=[A-Za-z0-9/+_=-]*[a-z])"
+                r"(?=[A-Za-z0-9/+_=-]*\d)[A-Za-z0-9/+_=-]{40,}"), REDACTED),
+)  # fmt: skip
 
 
 def scrub(message: object, max_length: int = MAX_MESSAGE_LENGTH) -> str:

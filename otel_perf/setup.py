@@ -56,8 +56,9 @@ class RecordUnsampledSampler(sampling.Sampler):
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
         if result.decision is sampling.Decision.DROP:
+            # A DROP result carries no attributes; the span keeps the ones it asked for.
             return sampling.SamplingResult(
-                sampling.Decision.RECORD_ONLY, result.attributes, result.trace_state
+                sampling.Decision.RECORD_ONLY, attributes, result.trace_state
             )
         return result
 
@@ -142,6 +143,7 @@ def configure(
     cardinality_limit: int | None = None,
     extra_operations: tuple[str, ...] | list[str] | None = None,
     record_unsampled: bool | None = None,
+    api_routes: tuple[str, ...] | list[str] | None = None,
     otlp_endpoint: str | None = None,
     otlp_protocol: str | None = None,
     enabled: bool | None = None,
@@ -163,6 +165,9 @@ def configure(
         extra_operations: operation names accepted by ``track_generation`` beyond the built-ins.
         record_unsampled: keep spans the sampler drops as ``RECORD_ONLY`` so metrics stay
             complete (default ``True``).
+        api_routes: URL patterns (``api.example.com/v1/renders/{id}``) whose HTTP client
+            spans, made by the contrib httpx / requests instrumentations, count as
+            ``api_call`` (default ``OTEL_PERF_API_ROUTES``; none).
         otlp_endpoint / otlp_protocol: export spans over OTLP (``http/protobuf`` or ``grpc``);
             default ``OTEL_EXPORTER_OTLP_*``, off when unset.
         enabled: ``False`` (or ``OTEL_PERF_ENABLED=false``) makes this a no-op.
@@ -185,6 +190,7 @@ def configure(
             cardinality_limit=cardinality_limit,
             extra_operations=extra_operations,
             record_unsampled=record_unsampled,
+            api_routes=api_routes,
             otlp_endpoint=otlp_endpoint,
             otlp_protocol=otlp_protocol,
             enabled=enabled,

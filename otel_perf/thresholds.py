@@ -27,6 +27,7 @@ DEFAULT_THRESHOLDS: Final[Mapping[str, float]] = MappingProxyType(
         "generate_video": 120.0,
         "generate_music": 60.0,
         "generate_sound_effect": 20.0,
+        "transcribe_audio": 30.0,  # speech-to-text of a few minutes of audio
         "render_batch": 120.0,
         "export_timeline": 120.0,  # Story 6.2: "Timeline export takes 2 minutes" is worth a note
     }

@@ -22,6 +22,7 @@ import math
 import re
 import traceback
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, Final, Literal, TypeVar, cast
 
 from opentelemetry import context as otel_context
@@ -226,6 +227,15 @@ class OperationHandle:
             return
         self._pending[key] = value
 
+    def end(self, exc: BaseException | None = None) -> None:
+        """End an operation begun with ``start()``; ``exc`` is the failure, if any.
+
+        For operations that outlive one call (a submitted video job ended by a later
+        poll). Calling it twice is harmless; it never raises.
+        """
+        if self.span.is_recording():
+            self._finish(exc)
+
     # --- lifecycle (used by the tracker) --------------------------------------------------
 
     def _finish(self, exc: BaseException | None) -> None:
@@ -335,6 +345,17 @@ class _Tracker:
             handle._finish(exc)
         return False  # never swallow: the user's exception propagates as the same object
 
+    def start(self, start_time: int | None = None) -> OperationHandle:
+        """Begin the operation without making its span current; end it with ``handle.end()``.
+
+        For work that spans several calls, such as a long-running job submitted in one call
+        and finished in a poll. ``start_time`` is in nanoseconds since the epoch (default now).
+        """
+        span = _runtime.tracer.start_span(
+            self._name, kind=self._span_kind, attributes=self._attributes, start_time=start_time
+        )
+        return OperationHandle(span, self._kind, self._operation, self._model)
+
     async def __aenter__(self) -> OperationHandle:
         return self.__enter__()
 
@@ -375,7 +396,7 @@ def track_generation(
 
     Args:
         operation: ``generate_image``, ``generate_video``, ``generate_speech``,
-            ``generate_music``, ``generate_sound_effect`` or an operation added with
+            ``generate_music``, ``generate_sound_effect``, ``transcribe_audio`` or an operation added with
             ``configure(extra_operations=...)``. Anything else raises ``ValueError``.
         model: the model id or a price-table alias (``flux``, ``imagen``, ``veo``, ...).
         provider: ``gen_ai.provider.name`` (``openai``, ``gcp.gemini``, ...).
@@ -478,26 +499,19 @@ _ID_SEGMENT: Final = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[0-9a-fA-F]{16,}|[A-Za-z0-9_-]{24,})$"
 )
-_routes: dict[str, str] = {}
 
 
+@lru_cache(maxsize=1024)  # bounded: many distinct URLs cannot grow memory
 def route_template(endpoint: str) -> str:
     """``/api/render/42?x=1`` -> ``/api/render/{id}``; already-templated routes unchanged.
 
     >>> route_template("https://api.example.com/v1/jobs/123e4567-e89b-12d3-a456-426614174000")
     '/v1/jobs/{id}'
     """
-    cached = _routes.get(endpoint)
-    if cached is not None:
-        return cached
     path = str(endpoint).split("?", 1)[0].split("#", 1)[0]
     if "://" in path:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
-    route = "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
-    if len(_routes) >= 1024:
-        _routes.clear()
-    _routes[endpoint] = route
-    return route
+    return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
 
 
 def _put(attrs: dict[str, Any], key: str, value: Any) -> None:

@@ -83,14 +83,15 @@ class Prometheus(_Process):
     """``prometheus`` serving on a free port with the given config file."""
 
     def __init__(self, config: Path, workdir: Path, *, binary: str = "prometheus",
-                 extra: Sequence[str] = ()) -> None:  # fmt: skip
+                 extra: Sequence[str] = (), admin_api: bool = True) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         data = workdir / "prometheus-data"
         data.mkdir(parents=True, exist_ok=True)
         super().__init__(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={data}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-admin-api",
+             f"--web.listen-address=127.0.0.1:{self.port}",
+             *(["--web.enable-admin-api"] if admin_api else []),
              "--web.enable-lifecycle", "--enable-feature=exemplar-storage", *extra],
             workdir / "prometheus.log",
         )  # fmt: skip
@@ -130,11 +131,16 @@ class Prometheus(_Process):
         active = self.api("targets")["activeTargets"]
         return bool(active) and all(t["health"] == "up" for t in active)
 
-    def wait_for_scrape_after(self, since: float, timeout: float = 30) -> None:
-        """Wait until every target has been scraped after wall-clock time ``since``."""
+    def wait_for_scrape_after(
+        self, since: float, timeout: float = 30, instance: str | None = None
+    ) -> None:
+        """Wait until every target (or only ``instance``, ``host:port``) has been scraped
+        after wall-clock time ``since``."""
 
         def scraped() -> bool:
             active = self.api("targets")["activeTargets"]
+            if instance is not None:
+                active = [t for t in active if t["labels"].get("instance") == instance]
             return bool(active) and all(
                 t["health"] == "up" and _rfc3339(t["lastScrape"]) > since for t in active
             )
@@ -217,7 +223,6 @@ class DemoProcess(_Process):
     def __init__(
         self, workdir: Path, *args: str, name: str = "demo", port: int | None = None
     ) -> None:
-        # ``port``: chosen in advance (e.g. to write a scrape config before the demo starts).
         self.port = free_port() if port is None else port
         self.metrics_url = f"http://127.0.0.1:{self.port}/metrics"
         self.ledger_path = workdir / f"{name}-ledger.json"

@@ -81,7 +81,11 @@ def test_exception_is_reraised_as_the_same_object(pipeline):
     assert span.attributes[A.ERROR_TYPE] == "safety_block"
     assert A.COST_USD not in span.attributes  # failed generations carry no estimated cost
     labels = dict(
-        operation="generate_image", model="imagen", provider="", error_type="safety_block"
+        operation="generate_image",
+        model="imagen",
+        provider="",
+        error_type="safety_block",
+        project="",
     )
     assert pipeline.value("otel_perf_operation_errors_total", **labels) == 1
 
@@ -191,7 +195,7 @@ def test_cancellation_is_not_an_error(pipeline, exc_type):
     assert span.attributes[A.OUTCOME] == "cancelled"
     assert pipeline.value("otel_perf_cancelled_operations_total", operation="generate_video") == 1
     assert pipeline.value("otel_perf_operation_errors_total", operation="generate_video",
-                          model="veo", provider="", error_type="unknown") == 0  # fmt: skip
+                          model="veo", provider="", error_type="unknown", project="") == 0  # fmt: skip
     assert pipeline.value("otel_perf_operations_in_progress", operation="generate_video") == 0
 
 
@@ -311,9 +315,25 @@ def test_retry_and_queue_wait_metrics(pipeline):
         with otel_perf.track_generation("generate_image", model="flux") as op:
             op.set_retry_attempt(attempt)
             op.set_queue_wait(2.5)
-    assert pipeline.value("otel_perf_retries_total", operation="generate_image") == 2
+    assert pipeline.value("otel_perf_retries_total", operation="generate_image", project="") == 2
     assert pipeline.value("otel_perf_queue_wait_seconds_count", operation="generate_image") == 3
     assert pipeline.value("otel_perf_queue_wait_seconds_sum", operation="generate_image") == 7.5
+
+
+def test_project_labels_duration_errors_and_retries(pipeline):
+    """The project is a label on duration, errors, retries and cost (per-project reports)."""
+    with otel_perf.track_generation("generate_image", model="flux", project="p1") as op:
+        op.set_retry_attempt(1)
+    with pytest.raises(TimeoutError):
+        with otel_perf.track_generation("generate_image", model="flux", project="p2"):
+            raise TimeoutError("Request timed out after 30s")
+    base = dict(operation="generate_image", model="flux", provider="")
+    assert pipeline.value(D, **base, status="success", project="p1") == 1
+    assert pipeline.value(D, **base, status="error", project="p2") == 1
+    errors = "otel_perf_operation_errors_total"
+    assert pipeline.value(errors, **base, error_type="timeout", project="p2") == 1
+    assert pipeline.value("otel_perf_retries_total", operation="generate_image", project="p1") == 1
+    assert pipeline.value("otel_perf_cost_usd_total", **base, project="p1") == pytest.approx(0.02)
 
 
 @pytest.mark.parametrize(
