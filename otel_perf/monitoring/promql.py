@@ -1,7 +1,7 @@
 """PromQL building blocks checked against the metric contract.
 
-Every selector names a metric from :mod:`otel_perf.metrics` (or a span-metrics series of
-the Collector) and may only match labels that metric has (plus the target labels ``job`` and ``instance``, and ``le`` on buckets). A
+Every selector names a metric from :mod:`otel_perf.metrics` and may only match labels that
+metric has (plus the target labels ``job`` and ``instance``, and ``le`` on buckets). A
 matcher on a label the metric lacks would match everything silently (``{x=~".*"}`` is true
 when ``x`` is absent), so it is refused here instead.
 
@@ -17,7 +17,6 @@ from typing import Final
 
 from otel_perf import metrics as M
 from otel_perf.metrics import SPECS_BY_NAME
-from otel_perf.monitoring import spanmetrics
 
 TARGET_LABELS: Final = ("job", "instance")
 #: Labels of the self-monitoring counters, which ``metrics._SelfMetricsCollector`` renders
@@ -61,8 +60,6 @@ def labels_of(series: str) -> tuple[str, ...]:
     """The labels a series name may carry: its contract labels plus target labels."""
     if series in SELF_METRIC_LABELS:
         return (*SELF_METRIC_LABELS[series], *TARGET_LABELS)
-    if series in spanmetrics.SERIES:
-        return spanmetrics.SERIES[series]
     spec = SPECS_BY_NAME.get(series)
     extra: tuple[str, ...] = ()
     if spec is None:

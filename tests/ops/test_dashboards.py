@@ -97,7 +97,7 @@ def test_range_queries_use_rate_interval_and_instant_ones_a_fixed_range():
 
 
 def test_queries_only_name_contract_metrics_and_their_labels():
-    """Every selector is a contract or span-metrics series, matching only labels it has."""
+    """Every selector is a series of the metric contract, matching only labels it has."""
     seen: set[str] = set()
     for uid, panel, target in TARGETS:
         for series, matchers in _SELECTOR.findall(target["expr"]):

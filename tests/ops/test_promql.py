@@ -11,12 +11,12 @@ from otel_perf.monitoring.promql import Eq, Ne, Re, number, selector
 
 
 def test_selector_refuses_a_label_the_metric_does_not_have():
-    """`project` exists on the cost counter only; matching it elsewhere is an error."""
+    """API errors carry no `project`; matching it there is an error, not a silent no-op."""
     assert selector(M.COST_USD, project=Re("$project")) == (
         'otel_perf_cost_usd_total{project=~"$project"}'
     )
     with pytest.raises(ValueError, match="has no label 'project'"):
-        selector(M.OPERATION_DURATION + "_count", project=Eq("a"))
+        selector(M.API_ERRORS, project=Eq("a"))
     with pytest.raises(ValueError, match="not a series of the otel-perf metric contract"):
         selector("otel_perf_made_up_total", job=Eq("x"))
 
@@ -31,7 +31,10 @@ def test_selector_knows_histogram_suffixes_and_escapes_values():
 
 def test_scoped_applies_only_the_variables_a_metric_carries():
     """Dashboard variables become matchers on existing labels only; fixed ones are added."""
-    assert scoped(M.RETRIES) == 'otel_perf_retries_total{job=~"$service", operation=~"$operation"}'
+    assert scoped(M.API_CONSECUTIVE_ERRORS) == 'otel_perf_api_consecutive_errors{job=~"$service"}'
+    assert scoped(M.QUEUE_WAIT + "_sum") == (
+        'otel_perf_queue_wait_seconds_sum{job=~"$service", operation=~"$operation"}'
+    )
     assert scoped(M.COST_USD, project=Ne("")) == (
         'otel_perf_cost_usd_total{job=~"$service", project=~"$project", project!="", '
         'operation=~"$operation", model=~"$model"}'

@@ -11,7 +11,6 @@ from typing import Final
 
 from otel_perf import metrics as M
 from otel_perf.attributes import GENERATION_OPERATIONS
-from otel_perf.monitoring import spanmetrics as S
 from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.grafana import Variable
 from otel_perf.monitoring.promql import Matcher, Re, alternatives, labels_of
@@ -23,12 +22,12 @@ COUNT: Final = M.OPERATION_DURATION + "_count"
 SUM: Final = M.OPERATION_DURATION + "_sum"
 BUCKET: Final = M.OPERATION_DURATION + "_bucket"
 GENERATIONS: Final = alternatives(GENERATION_OPERATIONS)
-#: Dashboard variable -> the label it filters on our metrics and on span metrics.
+#: Dashboard variable -> the label it filters on.
 _VARIABLE_LABELS: Final = {
-    "service": ("service_name", "job"),
-    "project": ("project", S.PROJECT_LABEL),
-    "operation": ("operation", S.OPERATION_LABEL),
-    "model": ("model", S.MODEL_LABEL),
+    "service": ("job",),
+    "project": ("project",),
+    "operation": ("operation",),
+    "model": ("model",),
 }
 
 
@@ -55,7 +54,7 @@ def variables() -> tuple[Variable, ...]:
     """``service`` (the ``job``), ``project``, ``operation`` and ``model``."""
     return (
         Variable("service", "Service", f"label_values({COUNT}, job)"),
-        Variable("project", "Project", f'label_values({M.COST_USD}{{job=~"$service"}}, project)'),
+        Variable("project", "Project", f'label_values({COUNT}{{job=~"$service"}}, project)'),
         Variable("operation", "Operation", f'label_values({COUNT}{{job=~"$service"}}, operation)'),
         Variable(
             "model",

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 from otel_perf import metrics as M
-from otel_perf.monitoring import spanmetrics as S
 from otel_perf.monitoring.config import MonitoringConfig
-from otel_perf.monitoring.dashboards.common import RANGE, RATE, ratio_or_zero, scoped, variables
+from otel_perf.monitoring.dashboards.common import (
+    COUNT,
+    RANGE,
+    RATE,
+    SUM,
+    ratio_or_zero,
+    scoped,
+    variables,
+)
 from otel_perf.monitoring.grafana import Dashboard, Panel, Query
-from otel_perf.monitoring.promql import Eq, Ne, number
-
-
-def _by_project(expr: str) -> str:
-    """Span-metrics series summed by their project attribute, relabelled ``project``."""
-    return f'sum by (project) (label_replace({expr}, "project", "$1", "{S.PROJECT_LABEL}", "(.*)"))'
+from otel_perf.monitoring.promql import Eq, number
 
 
 def projects_dashboard(config: MonitoringConfig) -> Dashboard:
     """Story 6.2 AC5: one sortable row per project."""
     budget = config.cost
-    ours = Ne("")  # our spans carry otel_perf.operation; others are left out
-    calls = scoped(S.CALLS, **{S.OPERATION_LABEL: ours})
-    errors = scoped(S.CALLS, **{S.OPERATION_LABEL: ours, "status_code": Eq(S.STATUS_ERROR)})
-    duration = scoped(S.DURATION + "_sum", **{S.OPERATION_LABEL: ours})
+    by_project_ops = f"sum by (project) (increase({scoped(COUNT)}[{RANGE}]))"
     error_ratio = ratio_or_zero(
-        _by_project(f"increase({errors}[{RANGE}])"),
-        _by_project(f"increase({calls}[{RANGE}])"),
+        f"sum by (project) (increase({scoped(COUNT, status=Eq('error'))}[{RANGE}]))",
+        by_project_ops,
         grouped=True,
     )
     columns = {
@@ -37,9 +36,9 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
     table = Panel(
         "table",
         "Projects",
-        "One row per project; click a header to sort. Cost comes from "
-        "otel-perf's cost counter; time, error rate and success rate from the Collector's "
-        "span metrics (otel-perf's own duration and error metrics carry no project label).",
+        "One row per project; click a header to sort. Total time is the time spent in "
+        "tracked operations (successes and failures); rates are over all attempts in the "
+        "time range; budget used is cost over the budget window.",
         "currencyUSD",
         (
             Query(f"sum by (project) (increase({scoped(M.COST_USD)}[{RANGE}]))", table=True),
@@ -48,7 +47,7 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
                 f"{number(budget.budget_usd)}",
                 table=True,
             ),
-            Query(_by_project(f"increase({duration}[{RANGE}])"), table=True),
+            Query(f"sum by (project) (increase({scoped(SUM)}[{RANGE}]))", table=True),
             Query(error_ratio, table=True),
             Query(f"1 - ({error_ratio})", table=True),
         ),
@@ -108,14 +107,12 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
         Panel(
             "timeseries",
             "Error rate by project",
-            "Failed / all operations per project, from the Collector's span metrics.",
+            "Failed / all operations per project.",
             "percentunit",
             (
                 Query(
-                    _by_project(f"rate({errors}[{RATE}])")
-                    + "\n/\n("
-                    + _by_project(f"rate({calls}[{RATE}])")
-                    + " > 0)",
+                    f"sum by (project) (rate({scoped(COUNT, status=Eq('error'))}[{RATE}]))\n/\n"
+                    f"(sum by (project) (rate({scoped(COUNT)}[{RATE}])) > 0)",
                     legend="{{project}}",
                 ),
             ),
