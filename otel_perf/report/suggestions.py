@@ -92,10 +92,20 @@ def _display(price: Price) -> str:
 
 
 def cheaper_model(facts: Facts, prices: PriceTable) -> Iterator[Candidate]:
-    """A model with a lower list price for the same operation and the same price unit."""
+    """A model with a lower list price for the same operation and the same price unit.
+
+    Alternatives are the models the team already runs for that operation (known to work
+    for them, as in the seed's "switch from Imagen to Flux") and the same provider's other
+    models (same SDK and account), so the advice stays actionable as the table grows.
+    """
     spent: dict[tuple[str, str], float] = defaultdict(float)
     for (op, model, _), usd in facts.cost.items():
         spent[(op, model)] += usd
+    in_use: dict[str, set[int]] = defaultdict(set)
+    for op, model, *_ in [*facts.ops, *facts.cost]:
+        used = prices.price_for(model)
+        if used is not None:
+            in_use[op].add(id(used))
     total = facts.total_cost
     for (op, model), usd in sorted(spent.items()):
         current = prices.price_for(model)
@@ -106,7 +116,10 @@ def cheaper_model(facts: Facts, prices: PriceTable) -> Iterator[Candidate]:
         options = [
             p
             for p in prices.models.values()
-            if p.operation == op and p is not current and getattr(p, unit) is not None
+            if p.operation == op
+            and p is not current
+            and getattr(p, unit) is not None
+            and (id(p) in in_use[op] or (p.provider is not None and p.provider == current.provider))
         ]
         if not options or own <= 0:
             continue

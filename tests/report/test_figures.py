@@ -113,7 +113,6 @@ def test_worst_endpoints_and_templates_equal_ledgers(stack: Stack, full_report):
 def test_error_trend_adds_up_to_the_totals(full_report):
     """The trend's bins tile the observed period: they sum to the error and operation totals."""
     trend = full_report["errors"]["trend"]
-    assert len(trend) >= 10  # three phases over many scrape intervals
     assert sum(p["errors"] for p in trend) == full_report["errors"]["total"]
     assert sum(p["operations"] for p in trend) == full_report["errors"]["operations"]
     busy = [p for p in trend if p["operations"]]
