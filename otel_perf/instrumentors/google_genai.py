@@ -30,15 +30,12 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
-
 from otel_perf import attributes as A
 from otel_perf.classify import classify_message
 from otel_perf.instrumentors import package
+from otel_perf.instrumentors.base import MediaInstrumentor
 from otel_perf.instrumentors.jobs import JobStatus, JobTracker
-from otel_perf.instrumentors.wrapping import Call, Patcher, observing, wrapping
+from otel_perf.instrumentors.wrapping import Call, observing, wrapping
 from otel_perf.tracking import OperationHandle, track_generation
 
 #: Candidate finish reasons that mean a safety filter stopped the output.
@@ -266,20 +263,12 @@ class _Veo:
             self.jobs.observe(name, _operation_status(operation))
 
 
-class GoogleGenAIInstrumentor(BaseInstrumentor):
+class GoogleGenAIInstrumentor(MediaInstrumentor):
     """Instruments the Google Gen AI SDK's Imagen, Gemini image and Veo calls.
 
     ``instrument()`` twice is harmless (the second call logs and returns);
     ``uninstrument()`` restores the original methods and ends open Veo jobs as cancelled.
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        # BaseInstrumentor is a singleton: every OpenAIInstrumentor() is the same object,
-        # so state is created once and survives later constructor calls.
-        if not hasattr(self, "_patcher"):
-            self._patcher = Patcher()
-            self.jobs = JobTracker()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return package.GOOGLE_GENAI
@@ -298,10 +287,6 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
                 f"{cls}.get",
                 observing(veo.observe),
             )
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._patcher.unpatch_all()
-        self.jobs.abandon_all()
 
 
 __all__ = ["GoogleGenAIInstrumentor"]

@@ -25,15 +25,12 @@ import time
 from collections.abc import Collection
 from typing import Any, Final
 
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
-
 from otel_perf import attributes as A
 from otel_perf.classify import classify_message
 from otel_perf.instrumentors import package
+from otel_perf.instrumentors.base import MediaInstrumentor
 from otel_perf.instrumentors.jobs import JobStatus, JobTracker
-from otel_perf.instrumentors.wrapping import Call, Patcher, observing, wrapping
+from otel_perf.instrumentors.wrapping import Call, observing, wrapping
 from otel_perf.tracking import OperationHandle, track_generation
 
 #: Error codes OpenAI returns for content-policy refusals.
@@ -220,20 +217,12 @@ class _Videos:
             self.jobs.observe(str(video.id), _video_status(video))
 
 
-class OpenAIInstrumentor(BaseInstrumentor):
+class OpenAIInstrumentor(MediaInstrumentor):
     """Instruments the OpenAI SDK's image, speech, transcription and video calls.
 
     ``instrument()`` twice is harmless (the second call logs and returns);
     ``uninstrument()`` restores the original methods and ends open video jobs as cancelled.
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        # BaseInstrumentor is a singleton: every OpenAIInstrumentor() is the same object,
-        # so state is created once and survives later constructor calls.
-        if not hasattr(self, "_patcher"):
-            self._patcher = Patcher()
-            self.jobs = JobTracker()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return package.OPENAI
@@ -259,10 +248,6 @@ class OpenAIInstrumentor(BaseInstrumentor):
                     f"{cls}.{name}",
                     observing(videos.observe),
                 )
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._patcher.unpatch_all()
-        self.jobs.abandon_all()
 
 
 __all__ = ["OpenAIInstrumentor"]

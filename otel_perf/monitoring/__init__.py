@@ -1,0 +1,24 @@
+"""Alert rules, dashboards and ops files as code, rendered from one :class:`MonitoringConfig`.
+
+>>> from otel_perf.monitoring import load_config, render_all
+>>> files = render_all(load_config(None))
+>>> sorted(files)[:2]
+['alertmanager/alertmanager.yml', 'collector-config/otelcol.yaml']
+"""
+
+from otel_perf.monitoring.config import MonitoringConfig
+from otel_perf.monitoring.config_file import config_from_mapping, load_config
+from otel_perf.monitoring.render import drift, render_all, write_files
+from otel_perf.monitoring.rules import AlertRule, RecordingRule, all_alerts
+
+__all__ = [
+    "AlertRule",
+    "MonitoringConfig",
+    "RecordingRule",
+    "all_alerts",
+    "config_from_mapping",
+    "drift",
+    "load_config",
+    "render_all",
+    "write_files",
+]

@@ -1,0 +1,127 @@
+"""OpenTelemetry Collector (contrib) and Tempo configuration for the compose stack.
+
+The Collector takes OTLP on gRPC and HTTP, limits memory before batching, sends traces to
+Tempo, and derives span metrics (explicit seconds buckets, a cardinality limit, exemplars)
+for services that do not embed otel-perf's processor. It serves its own metrics on 8888.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from otel_perf.metrics import BASE_DURATION_BUCKETS
+from otel_perf.monitoring import spanmetrics
+from otel_perf.monitoring.durations import seconds
+
+OTLP_GRPC_PORT: Final = 4317
+OTLP_HTTP_PORT: Final = 4318
+SELF_METRICS_PORT: Final = 8888
+SPANMETRICS_PORT: Final = 8889
+HEALTH_PORT: Final = 13133
+TEMPO_HTTP_PORT: Final = 3200
+TEMPO_OTLP_GRPC_PORT: Final = 4317
+
+
+def bucket(value: float) -> str:
+    """A Go duration for a bucket bound in seconds: ``50ms``, ``1s``, ``1200s``."""
+    if value < 1:
+        return f"{round(value * 1000):d}ms"
+    return f"{value:g}s"
+
+
+def collector_config(*, tempo_endpoint: str) -> dict[str, Any]:
+    """``collector-config/otelcol.yaml``."""
+    return {
+        "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {
+            # First in every pipeline: refuse data before the process runs out of memory.
+            "memory_limiter": {
+                "check_interval": "1s",
+                "limit_percentage": 80,
+                "spike_limit_percentage": 20,
+            },
+            "batch": {"send_batch_size": 8192, "timeout": "5s"},
+        },
+        "connectors": {
+            "spanmetrics": {
+                "namespace": spanmetrics.NAMESPACE,
+                "histogram": {
+                    "unit": "s",
+                    "explicit": {"buckets": [bucket(b) for b in BASE_DURATION_BUCKETS]},
+                },
+                "dimensions": [{"name": d} for d in spanmetrics.DIMENSIONS],
+                "aggregation_cardinality_limit": spanmetrics.CARDINALITY_LIMIT,
+                "exemplars": {"enabled": True},
+                "metrics_flush_interval": "15s",
+                "metrics_expiration": "10m",
+            }
+        },
+        "exporters": {
+            "otlp/tempo": {"endpoint": tempo_endpoint, "tls": {"insecure": True}},
+            # OpenMetrics so exemplars (trace ids) reach Prometheus.
+            "prometheus": {
+                "endpoint": f"0.0.0.0:{SPANMETRICS_PORT}",
+                "enable_open_metrics": True,
+            },
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": {
+                "metrics": {
+                    "level": "detailed",
+                    "readers": [
+                        {
+                            "pull": {
+                                "exporter": {
+                                    "prometheus": {"host": "0.0.0.0", "port": SELF_METRICS_PORT}
+                                }
+                            }
+                        }
+                    ],
+                }
+            },
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "batch"],
+                    "exporters": ["otlp/tempo", "spanmetrics"],
+                },
+                "metrics/spanmetrics": {
+                    "receivers": ["spanmetrics"],
+                    "processors": ["memory_limiter", "batch"],
+                    "exporters": ["prometheus"],
+                },
+            },
+        },
+    }
+
+
+def tempo_config(*, retention: str) -> dict[str, Any]:
+    """``tempo/tempo.yaml``: single binary, local storage, OTLP gRPC in. ``retention`` is a
+    Prometheus duration; Tempo wants a Go duration, so days become hours."""
+    hours = seconds(retention) / 3600
+    return {
+        "stream_over_http_enabled": True,
+        "server": {"http_listen_port": TEMPO_HTTP_PORT, "log_level": "warn"},
+        "distributor": {
+            "receivers": {
+                "otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{TEMPO_OTLP_GRPC_PORT}"}}}
+            }
+        },
+        "compactor": {"compaction": {"block_retention": f"{hours:g}h"}},
+        "storage": {
+            "trace": {
+                "backend": "local",
+                "wal": {"path": "/var/tempo/wal"},
+                "local": {"path": "/var/tempo/blocks"},
+            }
+        },
+    }

@@ -1,0 +1,99 @@
+"""PromQL building blocks checked against the metric contract.
+
+Every selector names a metric from :mod:`otel_perf.metrics` and may only match labels that
+metric has (plus the target labels ``job`` and ``instance``, and ``le`` on buckets). A
+matcher on a label the metric lacks would match everything silently (``{x=~".*"}`` is true
+when ``x`` is absent), so it is refused here instead.
+
+>>> from otel_perf import metrics as M
+>>> selector(M.COST_USD, project=Re("$project"))
+'otel_perf_cost_usd_total{project=~"$project"}'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from otel_perf import metrics as M
+from otel_perf.metrics import SPECS_BY_NAME
+
+TARGET_LABELS: Final = ("job", "instance")
+#: Labels of the self-monitoring counters, which ``metrics._SelfMetricsCollector`` renders
+#: at scrape time and ``SPECS`` does not list (a test checks these against a real scrape).
+SELF_METRIC_LABELS: Final = {
+    M.SERIES_OVERFLOW: ("metric",),
+    M.INTERNAL_ERRORS: ("stage",),
+    M.INVALID_VALUES: ("field",),
+}
+_HISTOGRAM_SUFFIXES: Final = ("_bucket", "_sum", "_count")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher: ``op`` is ``=``, ``!=``, ``=~`` or ``!~``."""
+
+    op: str
+    value: str
+
+    def render(self, label: str) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{label}{self.op}"{escaped}"'
+
+
+def Eq(value: str) -> Matcher:
+    """``label="value"``."""
+    return Matcher("=", value)
+
+
+def Ne(value: str) -> Matcher:
+    """``label!="value"``."""
+    return Matcher("!=", value)
+
+
+def Re(value: str) -> Matcher:
+    """``label=~"value"`` (anchored regular expression)."""
+    return Matcher("=~", value)
+
+
+def labels_of(series: str) -> tuple[str, ...]:
+    """The labels a series name may carry: its contract labels plus target labels."""
+    if series in SELF_METRIC_LABELS:
+        return (*SELF_METRIC_LABELS[series], *TARGET_LABELS)
+    spec = SPECS_BY_NAME.get(series)
+    extra: tuple[str, ...] = ()
+    if spec is None:
+        for suffix in _HISTOGRAM_SUFFIXES:
+            base = series.removesuffix(suffix)
+            if base != series and base in SPECS_BY_NAME and SPECS_BY_NAME[base].kind == "histogram":
+                spec = SPECS_BY_NAME[base]
+                extra = ("le",) if suffix == "_bucket" else ()
+                break
+    if spec is None:
+        raise ValueError(f"{series} is not a series of the otel-perf metric contract")
+    return (*spec.labels, *extra, *TARGET_LABELS)
+
+
+def selector(series: str, **matchers: Matcher | tuple[Matcher, ...] | None) -> str:
+    """``series{label<op>"value", ...}``; ``None`` matchers are left out, a tuple of
+    matchers puts several on one label."""
+    allowed = labels_of(series)
+    parts = []
+    for label, given in matchers.items():
+        if given is None:
+            continue
+        if label not in allowed:
+            raise ValueError(f"{series} has no label {label!r}; it has {', '.join(allowed)}")
+        for matcher in given if isinstance(given, tuple) else (given,):
+            parts.append(matcher.render(label))
+    return f"{series}{{{', '.join(parts)}}}" if parts else series
+
+
+def alternatives(values: tuple[str, ...] | list[str]) -> str:
+    """A regular expression matching exactly one of ``values`` (``a|b|c``)."""
+    return "|".join(values)
+
+
+def number(value: float) -> str:
+    """A float as PromQL source: ``0.05``, ``10``, ``0.144`` (no float noise)."""
+    return f"{value:.10g}"
