@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
+import otel_perf
 from otel_perf.metrics import SPECS_BY_NAME
 from otel_perf.monitoring import config_from_mapping, load_config, render_all
 from otel_perf.monitoring.promql import SELF_METRIC_LABELS, labels_of
 from otel_perf.monitoring.rules import all_alerts
+from otel_perf.textformat import generate
 from tests.support.servers import ROOT
 
 CONFIG = load_config(None)
@@ -151,8 +154,13 @@ def test_latency_panel_requests_exemplars_and_datasource_links_them_to_tempo():
     assert prometheus["jsonData"]["exemplarTraceIdDestinations"] == [
         {"name": "trace_id", "datasourceUid": "otel-perf-tempo"}
     ]
-    processor = (ROOT / "otel_perf/processor.py").read_text()
-    assert 'exemplar = {"trace_id":' in processor
+    # The exposition carries the exemplar under that label name.
+    registry = CollectorRegistry()
+    otel_perf.configure(registry=registry, prometheus_port=None)
+    with otel_perf.track_generation("generate_image", model="flux"):
+        pass
+    body, _ = generate(registry, "application/openmetrics-text")
+    assert ' # {trace_id="' in body.decode()
 
 
 def test_project_table_is_sortable_with_the_seed_columns():
