@@ -177,7 +177,6 @@ class PerformanceSpanProcessor(SpanProcessor):
             + tuple(self.settings.template_thresholds.values()),
             cardinality_limit=self.settings.cardinality_limit,
         )
-        self._lock = self.metrics.lock
         # Precomputed per operation: its kind and its slow threshold.
         self._kind: dict[str, str] = {op: _GENERATION for op in A.GENERATION_OPERATIONS}
         self._kind.update({op: _GENERATION for op in self.settings.extra_operations})
@@ -385,10 +384,13 @@ class PerformanceSpanProcessor(SpanProcessor):
             report_internal_error("on_end", exc)
 
     def shutdown(self) -> None:
-        """Stop recording; nothing to flush, metrics are updated synchronously."""
+        """Stop recording and apply what is queued (reads apply it anyway)."""
         self._enabled = False
+        self.metrics.apply_pending()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Apply the queued updates now; nothing leaves the process."""
+        self.metrics.apply_pending()
         return True
 
     # --- Recording ------------------------------------------------------------------------
