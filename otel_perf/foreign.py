@@ -18,7 +18,6 @@ The full mapping table is in ``docs/instrumentation.md``.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -28,7 +27,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_perf import attributes as A
 from otel_perf.classify import classify_status, normalize_error_type
-from otel_perf.pricing import PriceTable, Usage, normalize_model
+from otel_perf.pricing import PriceTable, Usage, is_amount, normalize_model
 
 # --- attribute names other libraries write -------------------------------------------------
 OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
@@ -173,7 +172,7 @@ class ForeignSpans:
             out[A.ERROR_TYPE] = _error_type(span, attrs)
         for key in COST_ATTRIBUTES:
             cost = attrs.get(key)
-            if isinstance(cost, (int, float)) and _is_amount(cost):
+            if isinstance(cost, (int, float)) and is_amount(cost):
                 out[A.COST_USD] = float(cost)
                 out[A.COST_SOURCE] = A.COST_SOURCE_PROVIDER
                 return out
@@ -312,15 +311,6 @@ def _error_type(span: ReadableSpan, attrs: Mapping[str, Any]) -> str:
     if isinstance(status, int):
         return classify_status(status) or "unknown"
     return "unknown"
-
-
-def _is_amount(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
 
 
 def _int(value: Any) -> int | None:

@@ -231,6 +231,21 @@ def _bundled() -> PriceTable:
         return PriceTable.from_mapping(tomllib.load(fh), origin="bundled price table")
 
 
+_INF: Final = float("inf")
+
+
+def is_amount(value: Any) -> bool:
+    """A finite number >= 0 (bools excluded): a usable cost, duration or quantity."""
+    if type(value) is float:
+        return 0.0 <= value < _INF  # NaN fails the comparison
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
 def _table(data: Mapping[str, Any], key: str, origin: str) -> Mapping[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, Mapping):

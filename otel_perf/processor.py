@@ -33,7 +33,7 @@ from otel_perf.classify import normalize_error_type
 from otel_perf.config import Settings
 from otel_perf.count_once import CountOnce
 from otel_perf.metrics import MetricSet
-from otel_perf.pricing import normalize_model
+from otel_perf.pricing import is_amount, normalize_model
 from otel_perf.selfmonitor import count_invalid, report_internal_error
 from otel_perf.thresholds import FALLBACK_THRESHOLD
 
@@ -350,7 +350,7 @@ class PerformanceSpanProcessor(SpanProcessor):
                 usd = attrs.get(A.COST_USD)
                 if usd is not None:
                     # The common case inline: a finite float >= 0 (NaN fails the comparison).
-                    if not ((type(usd) is float and 0.0 <= usd < _INF) or _is_amount(usd)):
+                    if not ((type(usd) is float and 0.0 <= usd < _INF) or is_amount(usd)):
                         count_invalid("cost")
                     elif usd:
                         cost = route.cost or route.resolve_cost()
@@ -365,7 +365,7 @@ class PerformanceSpanProcessor(SpanProcessor):
                     count_invalid("retry_attempt")
             wait = attrs.get(A.QUEUE_WAIT_S)
             if wait is not None:
-                if _is_amount(wait):
+                if is_amount(wait):
                     queue_wait = route.queue_wait or route.resolve_queue_wait()
                 else:
                     count_invalid("queue_wait")
@@ -510,18 +510,6 @@ def _drop_oldest(table: dict[int, Any]) -> None:
         del table[next(iter(table))]
     except (KeyError, RuntimeError, StopIteration):
         pass  # another thread changed the table meanwhile; it is still bounded
-
-
-def _is_amount(value: Any) -> bool:
-    """A finite number >= 0 (bools excluded)."""
-    if type(value) is float:
-        return 0.0 <= value < _INF  # NaN fails the comparison
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
 
 
 def _label(value: Any) -> str:
