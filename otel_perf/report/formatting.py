@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 NA: Final = "n/a"
 SAVING_UNITS: Final = {"usd": "", "seconds": "", "errors": " errors", "operations": " operations"}
@@ -75,3 +75,17 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: st
     out = [line(headers), indent + "  ".join("-" * w for w in widths)]
     out += [line(row) for row in rows]
     return "\n".join(out)
+
+
+def worst_rows(errors: Any) -> tuple[list[list[str]], list[list[str]]]:
+    """Table rows of the worst endpoints (route, errors, status codes) and templates
+    (template, failures, reasons), shared by the text and HTML renderers."""
+    endpoints = [
+        [w.endpoint, str(w.errors), ", ".join(f"{c}: {n}" for c, n in w.status_codes.items())]
+        for w in errors.worst_endpoints
+    ]
+    templates = [
+        [w.template, str(w.failures), ", ".join(f"{c}: {n}" for c, n in w.reasons.items())]
+        for w in errors.worst_templates
+    ]
+    return endpoints, templates

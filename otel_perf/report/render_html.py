@@ -11,7 +11,7 @@ from html import escape
 from typing import Final
 
 from otel_perf.report import svg
-from otel_perf.report.formatting import NA, number, percent, saving, seconds, usd
+from otel_perf.report.formatting import NA, number, percent, saving, seconds, usd, worst_rows
 from otel_perf.report.model import Report
 from otel_perf.report.projects import parse_sort
 
@@ -184,14 +184,7 @@ def _counts(title: str, values: dict[str, int]) -> str:
 def _errors(r: Report) -> str:
     e, k = r.errors, r.errors.classes
     trend = [(p.time[11:19], float(p.errors)) for p in e.trend]
-    endpoints = [
-        [w.endpoint, str(w.errors), ", ".join(f"{c}: {n}" for c, n in w.status_codes.items())]
-        for w in e.worst_endpoints
-    ]
-    templates = [
-        [w.template, str(w.failures), ", ".join(f"{c}: {n}" for c, n in w.reasons.items())]
-        for w in e.worst_templates
-    ]
+    endpoints, templates = worst_rows(e)
     content = (
         _cards(
             [

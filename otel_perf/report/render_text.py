@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from otel_perf.report.formatting import number, percent, saving, seconds, text_table, usd
+from otel_perf.report.formatting import (
+    number,
+    percent,
+    saving,
+    seconds,
+    text_table,
+    usd,
+    worst_rows,
+)
 from otel_perf.report.model import Report
 from otel_perf.report.projects import parse_sort
 
@@ -97,14 +105,7 @@ def _errors(r: Report) -> str:
         "",
         _counts("render reason", e.render_reasons),
     ]
-    endpoints = [
-        [w.endpoint, str(w.errors), ", ".join(f"{c}: {n}" for c, n in w.status_codes.items())]
-        for w in e.worst_endpoints
-    ]
-    templates = [
-        [w.template, str(w.failures), ", ".join(f"{c}: {n}" for c, n in w.reasons.items())]
-        for w in e.worst_templates
-    ]
+    endpoints, templates = worst_rows(e)
     if endpoints:
         headers = [f"worst endpoint{_fleet(r)}", "errors", "status codes"]
         lines += ["", text_table(headers, endpoints)]
