@@ -13,8 +13,9 @@ from otel_perf.attributes import (
     RENDER_TYPES,
 )
 from otel_perf.classify import classify_error, classify_status
+from otel_perf.estimate import estimate_cost
 from otel_perf.exposition import make_asgi_app, make_wsgi_app
-from otel_perf.pricing import Estimate, PriceTable, Usage, normalize_model
+from otel_perf.pricing import CostEstimate, Estimate, PriceLine, PriceTable, Usage, normalize_model
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.redact import scrub
 from otel_perf.setup import OtelPerf, RecordUnsampledSampler, configure
@@ -38,11 +39,13 @@ __all__ = [
     "PERFORMANCE_THRESHOLDS",
     "RENDER_FAILURE_REASONS",
     "RENDER_TYPES",
+    "CostEstimate",
     "ErrorPerformanceStats",
     "Estimate",
     "OperationHandle",
     "OtelPerf",
     "PerformanceSpanProcessor",
+    "PriceLine",
     "PriceTable",
     "RecordUnsampledSampler",
     "Usage",
@@ -52,6 +55,7 @@ __all__ = [
     "configure",
     "current_operation",
     "error_rate",
+    "estimate_cost",
     "is_slow",
     "make_asgi_app",
     "make_wsgi_app",

@@ -20,6 +20,7 @@ GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 ERROR_TYPE: Final = "error.type"
+ERROR_MESSAGE: Final = "error.message"  # scrubbed (otel_perf.redact) before it is set
 HTTP_REQUEST_METHOD: Final = "http.request.method"
 HTTP_ROUTE: Final = "http.route"
 HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
@@ -29,6 +30,7 @@ OPERATION: Final = "otel_perf.operation"  # the metric `operation` label; marks 
 OUTCOME: Final = "otel_perf.outcome"  # "cancelled" when the block was cancelled
 COST_USD: Final = "otel_perf.cost.usd"
 COST_SOURCE: Final = "otel_perf.cost.source"
+COST_TABLE_VERSION: Final = "otel_perf.cost.table_version"  # the price table that priced it
 RENDER_ID: Final = "otel_perf.render.id"
 RENDER_TEMPLATE_ID: Final = "otel_perf.render.template_id"
 RENDER_TYPE: Final = "otel_perf.render.type"
@@ -45,10 +47,20 @@ USAGE_VIDEOS: Final = "otel_perf.usage.videos"
 USAGE_VIDEO_SECONDS: Final = "otel_perf.usage.video_seconds"
 USAGE_AUDIO_SECONDS: Final = "otel_perf.usage.audio_seconds"
 USAGE_CHARACTERS: Final = "otel_perf.usage.characters"
+USAGE_VIDEO_RESOLUTION: Final = "otel_perf.usage.video_resolution"
+USAGE_VIDEO_AUDIO: Final = "otel_perf.usage.video_audio"
 USAGE_IMAGES_FILTERED: Final = "otel_perf.usage.images_filtered"  # outputs a safety filter removed
 JOB_GENERATION_S: Final = "otel_perf.job.generation_s"  # long-running job: time after the queue
 JOB_POLLS: Final = "otel_perf.job.polls"  # long-running job: status polls observed
 SDK_METHOD: Final = "otel_perf.sdk.method"  # the SDK method an instrumentor wrapped
+DURATION_S: Final = "otel_perf.duration_s"  # on seed-003 events: the span's duration
+SLOW_THRESHOLD_S: Final = "otel_perf.slow.threshold_s"  # a slow operation's expected threshold
+SLOWNESS_FACTOR: Final = "otel_perf.slow.factor"  # actual duration / threshold (> 1)
+
+# --- Span events (seed 003, TRACK-008) ----------------------------------------------------
+EVENT_RENDER_FAILED: Final = "render_failed"
+EVENT_API_ERROR: Final = "api_error"
+EVENT_SLOW_RENDER: Final = "slow_render"
 
 # --- Cost sources -------------------------------------------------------------------------
 COST_SOURCE_PROVIDER: Final = "provider"

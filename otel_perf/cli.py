@@ -1,9 +1,11 @@
-"""The ``otel-perf`` command: ``demo``, ``config``, ``generate``, ``report``, ``purge``."""
+"""The ``otel-perf`` command: ``demo``, ``config``, ``estimate``, ``generate``, ``report``,
+``purge``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import signal
 import sys
@@ -13,7 +15,8 @@ from typing import Any, TextIO
 
 from otel_perf import demo
 from otel_perf.config import ENVIRONMENT, Settings
-from otel_perf.pricing import UNIT_KEYS, PriceTable
+from otel_perf.estimate import estimate_cost
+from otel_perf.pricing import UNIT_KEYS, CostEstimate, PriceTable
 from otel_perf.version import __version__
 
 # Subcommands that live in their own packages: (name, module, help). Each module offers
@@ -76,10 +79,42 @@ def _parser() -> argparse.ArgumentParser:
         help="keep serving /metrics this many seconds after the run",
     )
     d.add_argument("--quiet", action="store_true", help="no progress or summary output")
+    d.add_argument(
+        "--pricing",
+        default="seed",
+        help="price table: seed (default: the seed's estimates), default (list prices) "
+        "or a TOML file merged over the default",
+    )
     d.set_defaults(func=_demo)
 
     c = sub.add_parser("config", help="print effective settings, thresholds and prices")
     c.add_argument("--pricing-file", default=None, help="validate and merge this TOML price table")
+    c.add_argument(
+        "--pricing", default=None, help="named price table: default or seed (or a TOML file)"
+    )
+    c.add_argument(
+        "--max-age-days",
+        type=float,
+        default=None,
+        help="warn about price entries older than this (default OTEL_PERF_PRICE_MAX_AGE_DAYS, 180)",
+    )
+
+    e = sub.add_parser("estimate", help="what an operation will cost, before running it")
+    e.add_argument("operation", help="generate_image, generate_video, generate_speech, ...")
+    e.add_argument("--model", required=True, help="model id or alias (veo, gpt-image-1, ...)")
+    e.add_argument("--pricing", default=None, help="default, seed or a TOML file (default env)")
+    e.add_argument("--pricing-file", default=None, help="TOML price table merged over it")
+    for flag, kind in (("images", int), ("image-size", str), ("image-quality", str),
+                       ("videos", int), ("video-seconds", float), ("video-resolution", str),
+                       ("audio-seconds", float), ("characters", int), ("input-tokens", int),
+                       ("output-tokens", int)):  # fmt: skip
+        e.add_argument(f"--{flag}", type=kind, default=None)
+    e.add_argument(
+        "--video-audio", action=argparse.BooleanOptionalAction, default=None,
+        help="the clip has sound (--no-video-audio: silent)",
+    )  # fmt: skip
+    e.add_argument("--format", choices=("text", "json"), default="text")
+    e.set_defaults(func=_estimate)
     c.set_defaults(func=_config)
 
     for name, module, help_text in _PLUGGED:
@@ -107,7 +142,13 @@ def _demo(args: argparse.Namespace) -> int:
     projects = tuple(p.strip() for p in args.projects.split(",") if p.strip()) or ("demo",)
     # Thresholds scale with latencies, so the planned slow operations stay slow.
     thresholds = {op: seconds / args.speed for op, seconds in DEFAULT_THRESHOLDS.items()}
-    kwargs: dict[str, Any] = {"service_name": "otel-perf-demo", "thresholds": thresholds}
+    # The demo prices with the seed's estimates (the named table "seed"), so its figures
+    # are the seed's own; --pricing picks another table.
+    kwargs: dict[str, Any] = {
+        "service_name": "otel-perf-demo",
+        "thresholds": thresholds,
+        "pricing": args.pricing,
+    }
     if args.host is not None:
         kwargs["prometheus_host"] = args.host
     if args.port is not None:
@@ -222,8 +263,17 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
 # --- config ---------------------------------------------------------------------------------
 
 
+def _price_table(args: argparse.Namespace) -> PriceTable:
+    """``--pricing`` (else the environment's table) with ``--pricing-file`` merged over it."""
+    table = Settings.resolve(pricing=args.pricing).pricing
+    if args.pricing_file:
+        table = table.merged(PriceTable.from_file(args.pricing_file))
+    return table
+
+
 def _config(args: argparse.Namespace) -> int:
-    settings = Settings.resolve(pricing=args.pricing_file)
+    settings = Settings.resolve(price_max_age_days=args.max_age_days)
+    table = _price_table(args)
     out = sys.stdout
     print(f"otel-perf {__version__}", file=out)
     print("\nSettings (arguments > OTEL_PERF_* / OTEL_* environment > defaults)", file=out)
@@ -237,6 +287,7 @@ def _config(args: argparse.Namespace) -> int:
         "record_unsampled",
         "otlp_endpoint",
         "otlp_protocol",
+        "price_max_age_days",
     ):
         print(f"  {name:<20} {getattr(settings, name)!r}", file=out)
     print("\nSlow thresholds (seconds)", file=out)
@@ -244,13 +295,89 @@ def _config(args: argparse.Namespace) -> int:
         print(f"  {op:<24} {seconds:g}", file=out)
     for template, seconds in settings.template_thresholds.items():
         print(f"  template {template:<15} {seconds:g}", file=out)
-    _print_prices(settings.pricing, out)
+    _print_prices(table, out)
     print("\nEnvironment variables", file=out)
     for name in ENVIRONMENT:
         print(f"  {name}", file=out)
     if args.pricing_file:
         print(f"\npricing file {args.pricing_file}: valid", file=out)
+    _warn_old_prices(table, settings.price_max_age_days, out)
     return 0
+
+
+def _warn_old_prices(table: PriceTable, days: float, out: TextIO) -> None:
+    """A warning for each price entry last checked more than ``days`` ago."""
+    old = table.entries_older_than(days)
+    if not old:
+        return
+    print(
+        f"\nWarning: {len(old)} price entr{'y is' if len(old) == 1 else 'ies are'} older than "
+        f"{days:g} days (OTEL_PERF_PRICE_MAX_AGE_DAYS); check them against the provider's "
+        "page and override them with OTEL_PERF_PRICING_FILE:",
+        file=out,
+    )
+    for kind, price in old:
+        print(f"  warning: {kind} {price.name}: price dated {price.date or 'never'}", file=out)
+
+
+# --- estimate -------------------------------------------------------------------------------
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    usage = {
+        name: getattr(args, name)
+        for name in ("images", "image_size", "image_quality", "videos", "video_seconds",
+                     "video_resolution", "video_audio", "audio_seconds", "characters",
+                     "input_tokens", "output_tokens")
+        if getattr(args, name) is not None
+    }  # fmt: skip
+    quote = estimate_cost(args.operation, model=args.model, pricing=_price_table(args), **usage)
+    if args.format == "json":
+        print(json.dumps(_quote_json(args.operation, args.model, quote), indent=2))
+    else:
+        _print_quote(args.operation, args.model, quote, sys.stdout)
+    return 0 if quote.priced else 1
+
+
+def _quote_json(operation: str, model: str, quote: CostEstimate) -> dict[str, Any]:
+    return {
+        "operation": operation,
+        "model": model,
+        "usd": quote.usd,
+        "cost_source": quote.cost_source,
+        "unit": quote.unit,
+        "unit_price": quote.unit_price,
+        "quantity": quote.quantity,
+        "lines": [
+            {"unit": x.unit, "unit_price": x.unit_price, "quantity": x.quantity, "usd": x.usd}
+            for x in quote.lines
+        ],
+        "entry": quote.entry,
+        "source": quote.source,
+        "date": quote.date,
+        "unconfirmed": quote.unconfirmed,
+        "table_version": quote.table_version,
+    }
+
+
+def _print_quote(operation: str, model: str, quote: CostEstimate, out: TextIO) -> None:
+    if quote.usd is None:
+        print(
+            f"{operation} {model}: unpriced in price table {quote.table_version} (no entry "
+            "prices this usage; add one with OTEL_PERF_PRICING_FILE)",
+            file=out,
+        )
+        return
+    print(f"This operation will cost ${quote.usd:,.4f} ({operation} {model})", file=out)
+    for line in quote.lines:
+        print(
+            f"  {line.unit}: {line.quantity:g} x ${line.unit_price:g} = ${line.usd:,.4f}",
+            file=out,
+        )
+    print(f"  price entry: {quote.entry} [{quote.source}, {quote.date}]", file=out)
+    if quote.unconfirmed:
+        print(f"  unconfirmed: {quote.unconfirmed}", file=out)
+    print(f"  price table: {quote.table_version}", file=out)
 
 
 def _print_prices(table: PriceTable, out: TextIO) -> None:
@@ -263,6 +390,10 @@ def _print_prices(table: PriceTable, out: TextIO) -> None:
             if price.image_prices:
                 parts.append(f"{len(price.image_prices)} size/quality prices")
             aliases = f" (aliases: {', '.join(price.aliases)})" if price.aliases else ""
+            if price.video_second_prices:
+                parts.append(f"{len(price.video_second_prices)} resolution/audio prices")
+            if price.unconfirmed:
+                parts.append("unconfirmed")
             print(
                 f"  {label} {name}{aliases}: {', '.join(parts)}  [{price.source}, {price.date}]",
                 file=out,

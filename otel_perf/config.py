@@ -24,7 +24,7 @@ from otel_perf.attributes import (
 )
 from otel_perf.foreign import compile_routes
 from otel_perf.metrics import DEFAULT_CARDINALITY_LIMIT
-from otel_perf.pricing import PriceTable
+from otel_perf.pricing import DEFAULT_TABLE, NAMED_TABLES, PriceTable
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 
 logger = logging.getLogger("otel_perf")
@@ -32,6 +32,7 @@ logger = logging.getLogger("otel_perf")
 BUILTIN_OPERATIONS: Final = (*GENERATION_OPERATIONS, *RENDER_OPERATIONS.values(), API_OPERATION)
 OTLP_PROTOCOLS: Final = ("grpc", "http/protobuf")
 _OPERATION_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+DEFAULT_PRICE_MAX_AGE_DAYS: Final = 180.0
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "off"})
 
@@ -44,7 +45,9 @@ ENVIRONMENT: Final = {
     "OTEL_PERF_PROMETHEUS_PORT": "Port of the embedded /metrics server (default 9464; `off` disables it).",
     "OTEL_PERF_THRESHOLDS": "Slow thresholds in seconds, e.g. `render_still=8,api_call=2`.",
     "OTEL_PERF_TEMPLATE_THRESHOLDS": "Per-template render thresholds, e.g. `tpl_hero=12`.",
+    "OTEL_PERF_PRICING": "Named bundled price table: `default` (providers' list prices) or `seed` (seed 000's estimates).",
     "OTEL_PERF_PRICING_FILE": "TOML price table merged over the bundled one.",
+    "OTEL_PERF_PRICE_MAX_AGE_DAYS": "`otel-perf config` warns about price entries older than this many days (default 180).",
     "OTEL_PERF_CARDINALITY_LIMIT": "Label sets per metric before folding into `__overflow__` (default 2000).",
     "OTEL_PERF_EXTRA_OPERATIONS": "Extra operation names, comma-separated, e.g. `upscale_image`.",
     "OTEL_PERF_API_ROUTES": "API routes whose HTTP client spans (contrib httpx/requests instrumentations) count as `api_call`, comma-separated, e.g. `api.example.com/v1/renders/{id}`.",
@@ -66,6 +69,7 @@ class Settings:
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     template_thresholds: Mapping[str, float] = field(default_factory=dict)
     pricing: PriceTable = field(default_factory=PriceTable.bundled)
+    price_max_age_days: float = DEFAULT_PRICE_MAX_AGE_DAYS
     cardinality_limit: int = DEFAULT_CARDINALITY_LIMIT
     extra_operations: tuple[str, ...] = ()
     record_unsampled: bool = True
@@ -222,14 +226,37 @@ def _check_pricing(name: str, value: Any) -> PriceTable:
         return bundled
     if isinstance(value, PriceTable):
         return bundled.merged(value)
+    if isinstance(value, str) and value in NAMED_TABLES:
+        return PriceTable.named(value)
     if isinstance(value, (str, Path)):
+        if not Path(value).is_file():
+            raise ValueError(
+                f"{name}: {str(value)!r} is neither a named price table "
+                f"({', '.join(NAMED_TABLES)}) nor an existing TOML file; accepted values: "
+                f"{', '.join(repr(n) for n in NAMED_TABLES)}, a TOML file path, a PriceTable "
+                "or a mapping in the price-table shape"
+            )
         return bundled.merged(PriceTable.from_file(value))
     if isinstance(value, Mapping):
         return bundled.merged(PriceTable.from_mapping(value, origin=name))
     raise ValueError(
-        f"{name} must be a PriceTable, a mapping in the price-table shape or a TOML file path, "
-        f"got {type(value).__name__}"
+        f"{name} must be one of {', '.join(repr(n) for n in NAMED_TABLES)}, a PriceTable, a "
+        f"mapping in the price-table shape or a TOML file path, got {type(value).__name__}"
     )
+
+
+def _check_named_table(name: str, value: Any) -> str:
+    if value not in NAMED_TABLES:
+        raise ValueError(f"{name}: accepted values: {', '.join(NAMED_TABLES)}; got {value!r}")
+    return str(value)
+
+
+def _check_days(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number of days, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of days >= 0, got {value!r}")
+    return float(value)
 
 
 def _check_protocol(name: str, value: Any) -> str:
@@ -296,14 +323,22 @@ def _resolve_port(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> int | 
 def _resolve_pricing(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> PriceTable:
     if _given(arg):
         return _check_pricing("pricing", arg)
+    base = PriceTable.named(
+        _from_env(
+            env,
+            "OTEL_PERF_PRICING",
+            lambda raw: _check_named_table("OTEL_PERF_PRICING", raw),
+            DEFAULT_TABLE,
+        )
+    )
     path = _env(env, "OTEL_PERF_PRICING_FILE")
     if path is None:
-        return PriceTable.bundled()
+        return base
     try:
-        return _check_pricing("OTEL_PERF_PRICING_FILE", path)
+        return base.merged(PriceTable.from_file(path))
     except ValueError as exc:
         logger.warning("ignoring OTEL_PERF_PRICING_FILE: %s; using the bundled price table", exc)
-        return PriceTable.bundled()
+        return base
 
 
 def _resolve_endpoint(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str | None:
@@ -356,6 +391,13 @@ _RESOLVERS: Final[dict[str, Resolver]] = {
         {},
     ),
     "pricing": _resolve_pricing,
+    "price_max_age_days": _simple(
+        "price_max_age_days",
+        "OTEL_PERF_PRICE_MAX_AGE_DAYS",
+        _check_days,
+        float,
+        DEFAULT_PRICE_MAX_AGE_DAYS,
+    ),
     "cardinality_limit": _simple(
         "cardinality_limit",
         "OTEL_PERF_CARDINALITY_LIMIT",

@@ -12,6 +12,7 @@ Estimate(usd=None, source='unpriced')
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import sys
@@ -39,11 +40,18 @@ UNIT_KEYS: Final = (
     "per_output_token",
     "per_call",
 )
-_ENTRY_KEYS: Final = frozenset(
-    {*UNIT_KEYS, "image_prices", "size_multipliers", "quality_multipliers", "source", "date"}
+_PRICE_TABLES: Final = (
+    "image_prices",
+    "video_second_prices",
+    "size_multipliers",
+    "quality_multipliers",
 )
+_ENTRY_KEYS: Final = frozenset({*UNIT_KEYS, *_PRICE_TABLES, "source", "date", "unconfirmed"})
 _MODEL_KEYS: Final = _ENTRY_KEYS | {"aliases", "provider", "operation"}
 _TOP_KEYS: Final = frozenset({"schema_version", "version", "currency", "operations", "models"})
+#: Named tables shipped with the package: name -> data file merged over the default table.
+NAMED_TABLES: Final = {"default": None, "seed": "data/prices_seed.toml"}
+DEFAULT_TABLE: Final = "default"
 MAX_MODEL_LABEL_LENGTH: Final = 100
 _ESTIMATE_CACHE_SIZE: Final = 4096
 
@@ -61,6 +69,8 @@ class Usage:
     characters: int | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    video_resolution: str | None = None
+    video_audio: bool | None = None
 
 
 NO_USAGE: Final = Usage()
@@ -78,6 +88,19 @@ UNPRICED: Final = Estimate(None, COST_SOURCE_UNPRICED)
 
 
 @dataclass(frozen=True)
+class PriceLine:
+    """One unit a price charges: ``unit_price`` US dollars per ``unit``, times ``quantity``."""
+
+    unit: str
+    unit_price: float
+    quantity: float
+
+    @property
+    def usd(self) -> float:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
 class Price:
     """One model's (or one operation's default) price entry."""
 
@@ -91,6 +114,7 @@ class Price:
     per_output_token: float | None = None
     per_call: float | None = None
     image_prices: Mapping[str, float] = field(default_factory=dict)
+    video_second_prices: Mapping[str, float] = field(default_factory=dict)
     size_multipliers: Mapping[str, float] = field(default_factory=dict)
     quality_multipliers: Mapping[str, float] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
@@ -98,27 +122,41 @@ class Price:
     operation: str | None = None
     source: str | None = None
     date: str | None = None
+    unconfirmed: str | None = None
+
+    def lines(self, usage: Usage) -> tuple[PriceLine, ...]:
+        """Each unit this price charges for ``usage``, in a fixed order (empty: none applies)."""
+        lines = []
+        if self.per_image is not None or self.image_prices:
+            images = 1 if usage.images is None else usage.images
+            lines.append(PriceLine("per_image", self._image_price(usage), images))
+        if self.per_video is not None:
+            videos = 1 if usage.videos is None else usage.videos
+            lines.append(PriceLine("per_video", self.per_video, videos))
+        if usage.video_seconds is not None:
+            rate = self._video_second_price(usage)
+            if rate is not None:
+                lines.append(PriceLine("per_video_second", rate, usage.video_seconds))
+        for unit, price, quantity in (
+            ("per_audio_second", self.per_audio_second, usage.audio_seconds),
+            ("per_character", self.per_character, usage.characters),
+            ("per_input_token", self.per_input_token, usage.input_tokens),
+            ("per_output_token", self.per_output_token, usage.output_tokens),
+            ("per_call", self.per_call, 1),
+        ):
+            if price is not None and quantity is not None:
+                lines.append(PriceLine(unit, price, quantity))
+        return tuple(lines)
 
     def cost(self, usage: Usage) -> float | None:
         """The cost of ``usage`` at this price, or ``None`` if no unit applies."""
+        lines = self.lines(usage)
+        if not lines:
+            return None
         total = 0.0
-        priced = False
-        if self.per_image is not None or self.image_prices:
-            total += (1 if usage.images is None else usage.images) * self._image_price(usage)
-            priced = True
-        for unit, quantity in (
-            (self.per_video, 1 if usage.videos is None else usage.videos),
-            (self.per_video_second, usage.video_seconds),
-            (self.per_audio_second, usage.audio_seconds),
-            (self.per_character, usage.characters),
-            (self.per_input_token, usage.input_tokens),
-            (self.per_output_token, usage.output_tokens),
-            (self.per_call, 1),
-        ):
-            if unit is not None and quantity is not None:
-                total += unit * quantity
-                priced = True
-        return round(total, 10) if priced else None
+        for line in lines:
+            total += line.unit_price * line.quantity
+        return round(total, 10)
 
     def _image_price(self, usage: Usage) -> float:
         size = (usage.image_size or "").lower()
@@ -131,6 +169,42 @@ class Price:
         return (
             base * self.size_multipliers.get(size, 1.0) * self.quality_multipliers.get(quality, 1.0)
         )
+
+    def _video_second_price(self, usage: Usage) -> float | None:
+        prices = self.video_second_prices
+        if prices:
+            resolution = (usage.video_resolution or "").lower()
+            audio = {True: "audio", False: "silent"}.get(usage.video_audio, "")  # type: ignore[arg-type]
+            for key in (f"{audio}:{resolution}", resolution, audio):
+                if key in prices:
+                    return prices[key]
+        return self.per_video_second
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What an operation will cost at the active prices: the answer of :func:`estimate_cost`.
+
+    ``usd`` is ``None`` when nothing prices it (``cost_source == "unpriced"``). ``unit`` and
+    ``unit_price`` are those of the first charged unit (``lines`` holds every one);
+    ``source``, ``date`` and ``unconfirmed`` come from the price entry used.
+    """
+
+    usd: float | None
+    cost_source: str
+    unit: str | None = None
+    unit_price: float | None = None
+    quantity: float | None = None
+    lines: tuple[PriceLine, ...] = ()
+    entry: str | None = None
+    source: str | None = None
+    date: str | None = None
+    unconfirmed: str | None = None
+    table_version: str = "custom"
+
+    @property
+    def priced(self) -> bool:
+        return self.usd is not None
 
 
 class PriceTable:
@@ -154,8 +228,21 @@ class PriceTable:
 
     @classmethod
     def bundled(cls) -> PriceTable:
-        """The table shipped with the package."""
+        """The default table shipped with the package: providers' list prices."""
         return _bundled()
+
+    @classmethod
+    def named(cls, name: str) -> PriceTable:
+        """A table shipped with the package by name: ``default`` or ``seed``.
+
+        ``seed`` is the default table with seed 000's estimates on top. Raises
+        ``ValueError`` naming the accepted names.
+        """
+        if name not in NAMED_TABLES:
+            raise ValueError(
+                f"unknown price table {name!r}; accepted values: {', '.join(NAMED_TABLES)}"
+            )
+        return _named(name)
 
     @classmethod
     def from_file(cls, path: str | Path) -> PriceTable:
@@ -215,20 +302,82 @@ class PriceTable:
         return self._estimate(operation, model, usage)
 
     def _estimate(self, operation: str, model: str, usage: Usage) -> Estimate:
+        usd = self._priced(operation, model, usage)[1]
+        return UNPRICED if usd is None else Estimate(usd, COST_SOURCE_ESTIMATED)
+
+    def _priced(
+        self, operation: str, model: str, usage: Usage
+    ) -> tuple[Price | None, float | None]:
         price = self._lookup.get(model) or self._lookup.get(normalize_model(model))
         usd = None if price is None else price.cost(usage)
         if usd is None:
             # No model price, or none of its units was recorded (a per-character price
             # and no character count): fall back to the operation's default price.
-            default = self.operations.get(operation)
-            usd = None if default is None else default.cost(usage)
-        return UNPRICED if usd is None else Estimate(usd, COST_SOURCE_ESTIMATED)
+            price = self.operations.get(operation)
+            usd = None if price is None else price.cost(usage)
+        return (None, None) if usd is None else (price, usd)
+
+    def quote(self, operation: str, model: str, usage: Usage = NO_USAGE) -> CostEstimate:
+        """:meth:`estimate` with its working: the unit price, the lines and the entry's source.
+
+        The amount is the one :meth:`estimate` gives (and tracking records) for the same call.
+        """
+        price, usd = self._priced(operation, model, usage)
+        if price is None or usd is None:
+            return CostEstimate(None, COST_SOURCE_UNPRICED, table_version=self.version)
+        lines = price.lines(usage)
+        first = lines[0]
+        return CostEstimate(
+            usd,
+            COST_SOURCE_ESTIMATED,
+            unit=first.unit,
+            unit_price=first.unit_price,
+            quantity=first.quantity,
+            lines=lines,
+            entry=price.name,
+            source=price.source,
+            date=price.date,
+            unconfirmed=price.unconfirmed,
+            table_version=self.version,
+        )
+
+    def entries_older_than(
+        self, days: float, today: datetime.date | None = None
+    ) -> list[tuple[str, Price]]:
+        """``(kind, price)`` for every entry dated more than ``days`` before ``today``.
+
+        ``kind`` is ``model`` or ``operation default``; an entry without a parseable
+        ``YYYY-MM-DD`` date counts as old.
+        """
+        today = today or datetime.date.today()
+        old = []
+        for kind, entries in (("model", self.models), ("operation default", self.operations)):
+            for price in entries.values():
+                try:
+                    dated = datetime.date.fromisoformat(str(price.date))
+                except ValueError:
+                    dated = None
+                if dated is None or (today - dated).days > days:
+                    old.append((kind, price))
+        return old
 
 
 @lru_cache(maxsize=1)
 def _bundled() -> PriceTable:
-    with resources.files("otel_perf").joinpath("data/prices.toml").open("rb") as fh:
-        return PriceTable.from_mapping(tomllib.load(fh), origin="bundled price table")
+    return _load_packaged("data/prices.toml", "bundled price table")
+
+
+@lru_cache(maxsize=len(NAMED_TABLES))
+def _named(name: str) -> PriceTable:
+    path = NAMED_TABLES[name]
+    if path is None:
+        return _bundled()
+    return _bundled().merged(_load_packaged(path, f"bundled price table {name!r}"))
+
+
+def _load_packaged(path: str, origin: str) -> PriceTable:
+    with resources.files("otel_perf").joinpath(path).open("rb") as fh:
+        return PriceTable.from_mapping(tomllib.load(fh), origin=origin)
 
 
 _INF: Final = float("inf")
@@ -283,7 +432,7 @@ def _parse_entry(name: str, entry: Any, accepted: frozenset[str], origin: str) -
     for key, value in entry.items():
         if key in UNIT_KEYS:
             kwargs[key] = _number(value, f"{origin}.{key}")
-        elif key in ("image_prices", "size_multipliers", "quality_multipliers"):
+        elif key in _PRICE_TABLES:
             kwargs[key] = _number_table(value, f"{origin}.{key}")
         elif key == "aliases":
             if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
@@ -291,7 +440,7 @@ def _parse_entry(name: str, entry: Any, accepted: frozenset[str], origin: str) -
             kwargs[key] = tuple(value)
         else:
             kwargs[key] = str(value)
-    if not any(k in kwargs for k in (*UNIT_KEYS, "image_prices")):
+    if not any(k in kwargs for k in (*UNIT_KEYS, "image_prices", "video_second_prices")):
         raise ValueError(f"{origin}: no price; give at least one of {', '.join(UNIT_KEYS)}")
     return Price(**kwargs)
 

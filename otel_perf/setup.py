@@ -157,8 +157,10 @@ def configure(
             ``127.0.0.1:9464``; ``prometheus_port=None`` turns it off, ``0`` picks a free port.
         thresholds: slow thresholds in seconds by operation, merged over the defaults.
         template_thresholds: slow thresholds in seconds by render template id.
-        pricing: a ``PriceTable``, a mapping in its TOML shape, or a TOML file path; merged
-            over the bundled table.
+        pricing: a named bundled table (``"default"``: providers' list prices; ``"seed"``:
+            seed 000's estimates), or a ``PriceTable``, a mapping in its TOML shape or a TOML
+            file path merged over the default table (default ``OTEL_PERF_PRICING`` /
+            ``OTEL_PERF_PRICING_FILE``).
         registry: the ``prometheus_client`` registry (default: the global ``REGISTRY``).
         tracer_provider: an SDK ``TracerProvider`` to add the processor to. By default the
             global one is used if it is an SDK provider, else one is created and set global.
@@ -228,6 +230,8 @@ def configure(
             provider.get_tracer("otel_perf", __version__),
             settings.pricing,
             settings.extra_operations,
+            thresholds=settings.thresholds,
+            template_thresholds=settings.template_thresholds,
         )
         attach_stats(processor.metrics)
         _active = OtelPerf(settings, processor, provider, owns, export, server)

@@ -44,6 +44,24 @@ def is_slow(
     return duration_s > table.get(operation, FALLBACK_THRESHOLD)
 
 
+def slow_threshold(
+    operation: str,
+    template_id: object,
+    thresholds: Mapping[str, float],
+    template_thresholds: Mapping[str, float],
+) -> float:
+    """The threshold a duration is compared with: the render template's own threshold if it
+    has one, else the operation's, else :data:`FALLBACK_THRESHOLD`.
+
+    >>> slow_threshold("render_still", "tpl_hero", DEFAULT_THRESHOLDS, {"tpl_hero": 12.0})
+    12.0
+    """
+    threshold = thresholds.get(operation, FALLBACK_THRESHOLD)
+    if template_id is not None and template_thresholds:
+        return template_thresholds.get(str(template_id), threshold)
+    return threshold
+
+
 def error_rate(total: int, failed: int) -> float:
     """Failed operations as a percentage of ``total`` (0 when there were none).
 

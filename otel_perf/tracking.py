@@ -20,6 +20,7 @@ import functools
 import inspect
 import math
 import re
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -35,6 +36,7 @@ from otel_perf.classify import classify_error, classify_status
 from otel_perf.pricing import NO_USAGE, Estimate, PriceTable, Usage, normalize_model
 from otel_perf.redact import scrub
 from otel_perf.selfmonitor import count_invalid, report_internal_error, warn_once
+from otel_perf.thresholds import DEFAULT_THRESHOLDS, slow_threshold
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,19 +55,30 @@ _USAGE_FIELDS: Final = {
     "characters": (A.USAGE_CHARACTERS, int),
     "input_tokens": (A.GEN_AI_USAGE_INPUT_TOKENS, int),
     "output_tokens": (A.GEN_AI_USAGE_OUTPUT_TOKENS, int),
+    "video_resolution": (A.USAGE_VIDEO_RESOLUTION, str),
+    "video_audio": (A.USAGE_VIDEO_AUDIO, bool),
 }
 _NOT_ERRORS: Final = (KeyboardInterrupt, SystemExit, GeneratorExit)  # CancelledError too (below)
 
 
 class _Runtime:
-    """What ``configure()`` binds: the tracer, the price table, the accepted operations."""
+    """What ``configure()`` binds: the tracer, the price table, the accepted operations and
+    the slow thresholds (a slow operation's span carries its threshold and factor)."""
 
-    __slots__ = ("generation_operations", "pricing", "tracer")
+    __slots__ = (
+        "generation_operations",
+        "pricing",
+        "template_thresholds",
+        "thresholds",
+        "tracer",
+    )
 
     def __init__(self) -> None:
         self.tracer: trace.Tracer = trace.get_tracer("otel_perf")
         self.pricing: PriceTable = PriceTable.bundled()
         self.generation_operations: frozenset[str] = frozenset(A.GENERATION_OPERATIONS)
+        self.thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS
+        self.template_thresholds: Mapping[str, float] = {}
 
 
 _runtime = _Runtime()
@@ -74,10 +87,20 @@ _current: contextvars.ContextVar[OperationHandle | None] = contextvars.ContextVa
 )
 
 
-def bind(tracer: trace.Tracer, pricing: PriceTable, extra_operations: tuple[str, ...]) -> None:
-    """Use ``tracer`` and ``pricing`` for tracked operations (called by ``configure()``)."""
+def bind(
+    tracer: trace.Tracer,
+    pricing: PriceTable,
+    extra_operations: tuple[str, ...],
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    template_thresholds: Mapping[str, float] | None = None,
+) -> None:
+    """Use ``tracer``, ``pricing`` and the thresholds for tracked operations (called by
+    ``configure()``; the thresholds default to the seed's)."""
     _runtime.tracer = tracer
     _runtime.pricing = pricing
+    _runtime.thresholds = DEFAULT_THRESHOLDS if thresholds is None else dict(thresholds)
+    _runtime.template_thresholds = dict(template_thresholds or {})
     _generation_templates.clear()  # their estimates came from the previous price table
     _runtime.generation_operations = frozenset((*A.GENERATION_OPERATIONS, *extra_operations))
 
@@ -85,6 +108,11 @@ def bind(tracer: trace.Tracer, pricing: PriceTable, extra_operations: tuple[str,
 def unbind() -> None:
     """Back to the global tracer provider and the bundled price table."""
     bind(trace.get_tracer("otel_perf"), PriceTable.bundled(), ())
+
+
+def active_pricing() -> PriceTable:
+    """The price table tracked operations are priced with now (``configure(pricing=...)``)."""
+    return _runtime.pricing
 
 
 def current_operation() -> OperationHandle | None:
@@ -148,11 +176,15 @@ class OperationHandle:
         characters: int | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
+        video_resolution: str | None = None,
+        video_audio: bool | None = None,
     ) -> None:
         """Record what the operation consumed; it drives the estimated cost.
 
         ``image_size`` is ``"WIDTHxHEIGHT"``; ``image_quality`` as the provider names it
-        (``standard``, ``hd``, ``low``, ``medium``, ``high``).
+        (``standard``, ``hd``, ``low``, ``medium``, ``high``). ``video_resolution`` is the
+        provider's name (``720p``, ``1080p``, ``4k``) or ``"WIDTHxHEIGHT"``; ``video_audio``
+        whether the clip has sound (prices differ with and without).
         """
         given = {
             "images": images,
@@ -164,6 +196,8 @@ class OperationHandle:
             "characters": characters,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
+            "video_resolution": video_resolution,
+            "video_audio": video_audio,
         }
         for name, value in given.items():
             if value is None:
@@ -272,6 +306,7 @@ class OperationHandle:
     def _end(self, exc: BaseException | None) -> None:
         pending = self._pending
         span = self.span
+        end_time = time.time_ns()  # the span's end: the duration the processor will see
         error_type: str | None = None
         message: str | None = None
         if exc is not None and (isinstance(exc, _NOT_ERRORS) or _is_cancellation(exc)):
@@ -299,12 +334,16 @@ class OperationHandle:
                     _drop_cost(pending, preset[1])
                 preset = None
             else:
-                estimate = _runtime.pricing.estimate(
+                pricing = _runtime.pricing
+                estimate = pricing.estimate(
                     self._operation, self._model, Usage(**self._usage) if self._usage else NO_USAGE
                 )
                 pending[A.COST_SOURCE] = estimate.source
                 if estimate.usd is not None:
                     pending[A.COST_USD] = estimate.usd
+                    pending[A.COST_TABLE_VERSION] = pricing.version
+        if A.OUTCOME not in pending:
+            _seed_003(self._kind, self._operation, span, pending, error_type, message, end_time)
         if preset is not None:
             _retract(span, pending, preset[1])
         if pending:
@@ -315,7 +354,7 @@ class OperationHandle:
                     span.set_attribute(key, value)
             else:
                 span.set_attributes(pending)
-        span.end()
+        span.end(end_time=end_time)
 
 
 class _Tracker:
@@ -527,6 +566,7 @@ def _generation_template(
         attrs[A.COST_SOURCE] = estimate.source
         if estimate.usd is not None:
             attrs[A.COST_USD] = estimate.usd
+            attrs[A.COST_TABLE_VERSION] = pricing.version
         preset = (pricing, estimate)
     return attrs, name, label_model, preset
 
@@ -618,16 +658,20 @@ def route_template(endpoint: str) -> str:
     return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
 
 
+_PRICED_KEYS: Final = (A.COST_SOURCE, A.COST_USD, A.COST_TABLE_VERSION)
+
+
 def _drop_cost(pending: dict[str, Any], estimate: Estimate) -> None:
     """Forget cost attributes set by hand: the estimate the span started with wins."""
     pending.pop(A.COST_SOURCE, None)
     if estimate.usd is not None:
         pending.pop(A.COST_USD, None)
+        pending.pop(A.COST_TABLE_VERSION, None)
 
 
 def _retract(span: trace.Span, pending: dict[str, Any], estimate: Estimate) -> None:
     """Remove the start-time estimate's attributes the outcome does not set again."""
-    keys = (A.COST_SOURCE,) if estimate.usd is None else (A.COST_SOURCE, A.COST_USD)
+    keys = (A.COST_SOURCE,) if estimate.usd is None else _PRICED_KEYS
     for key in keys:
         if key not in pending:
             del span._attributes[key]  # type: ignore[attr-defined]  # see _can_retract()
@@ -689,6 +733,8 @@ def _is_payload(value: Any) -> bool:
 
 
 def _checked(value: Any, kind: type) -> Any:
+    if kind is bool:
+        return value if isinstance(value, bool) else None
     if kind is str:
         return value if isinstance(value, str) and len(value) <= 64 else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -698,6 +744,92 @@ def _checked(value: Any, kind: type) -> Any:
     if kind is int:
         return int(value) if float(value).is_integer() else None
     return float(value)
+
+
+def _seed_003(
+    kind: str,
+    operation: str,
+    span: trace.Span,
+    pending: dict[str, Any],
+    error_type: str | None,
+    message: str | None,
+    end_time: int,
+) -> None:
+    """Seed 003's events on the span: ``render_failed`` and ``api_error`` for failures, the
+    threshold and slowness factor (and a ``slow_render`` event) for slow operations.
+
+    Runs only for failed or slow operations past one time comparison; the fields the span
+    already has (render id, template, route, request id) are copied from its attributes so
+    each event is complete on its own.
+    """
+    start = getattr(span, "start_time", None)
+    if not isinstance(start, int) or end_time < start:
+        return
+    seconds = (end_time - start) / 1e9
+    if error_type is None:
+        attrs: Any = None
+        template = None
+        if kind is _RENDER and _runtime.template_thresholds:
+            attrs = getattr(span, "attributes", None) or {}
+            template = attrs.get(A.RENDER_TEMPLATE_ID)
+        threshold = slow_threshold(
+            operation, template, _runtime.thresholds, _runtime.template_thresholds
+        )
+        if seconds <= threshold:
+            return
+        if attrs is None:
+            attrs = getattr(span, "attributes", None) or {}
+        factor = seconds / threshold
+        pending[A.SLOW_THRESHOLD_S] = threshold
+        pending[A.SLOWNESS_FACTOR] = factor
+        if kind is _RENDER:
+            event = _copied(attrs, pending, _SLOW_RENDER_FIELDS)
+            event[A.DURATION_S] = seconds
+            event[A.SLOW_THRESHOLD_S] = threshold
+            event[A.SLOWNESS_FACTOR] = factor
+            span.add_event(A.EVENT_SLOW_RENDER, event, timestamp=end_time)
+        return
+    if kind is _GENERATION:
+        return
+    attrs = getattr(span, "attributes", None) or {}
+    fields = _RENDER_FAILED_FIELDS if kind is _RENDER else _API_ERROR_FIELDS
+    event = _copied(attrs, pending, fields)
+    event[A.ERROR_TYPE] = error_type
+    status = pending.get(A.HTTP_RESPONSE_STATUS_CODE)
+    event[A.ERROR_MESSAGE] = message or (f"HTTP {status}" if status else error_type)
+    event[A.DURATION_S] = seconds
+    event.setdefault(A.RETRY_ATTEMPT, 0)
+    span.add_event(A.EVENT_RENDER_FAILED if kind is _RENDER else A.EVENT_API_ERROR, event,
+                   timestamp=end_time)  # fmt: skip
+
+
+#: The span attributes each seed-003 event repeats (when the span has them).
+_RENDER_FAILED_FIELDS: Final = (A.RENDER_ID, A.RENDER_TEMPLATE_ID, A.RENDER_TYPE, A.RETRY_ATTEMPT)
+_API_ERROR_FIELDS: Final = (
+    A.HTTP_ROUTE,
+    A.HTTP_REQUEST_METHOD,
+    A.HTTP_RESPONSE_STATUS_CODE,
+    A.REQUEST_ID,
+    A.RETRY_ATTEMPT,
+)
+_SLOW_RENDER_FIELDS: Final = (
+    A.RENDER_ID,
+    A.RENDER_TEMPLATE_ID,
+    A.RENDER_TYPE,
+    A.RENDER_WIDTH,
+    A.RENDER_HEIGHT,
+)
+
+
+def _copied(
+    attrs: Mapping[str, Any], pending: Mapping[str, Any], keys: tuple[str, ...]
+) -> dict[str, Any]:
+    event = {}
+    for key in keys:
+        value = pending.get(key, attrs.get(key))
+        if value is not None:
+            event[key] = value
+    return event
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -720,6 +852,7 @@ def _exception_attributes(exc: BaseException, message: str) -> dict[str, Any]:
 
 __all__ = [
     "OperationHandle",
+    "active_pricing",
     "bind",
     "current_operation",
     "route_template",

@@ -57,7 +57,11 @@ class Pipeline:
         self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.tracer = self.provider.get_tracer("tests")
         tracking.bind(
-            self.provider.get_tracer("otel_perf"), settings.pricing, settings.extra_operations
+            self.provider.get_tracer("otel_perf"),
+            settings.pricing,
+            settings.extra_operations,
+            thresholds=settings.thresholds,
+            template_thresholds=settings.template_thresholds,
         )
 
     def value(self, name: str, **labels: str) -> float:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from otel_perf.config import Settings
 from otel_perf.report.build import ReportOptions, build_report
 from otel_perf.report.chromium import ChromiumError
 from otel_perf.report.collect import NoDataError
@@ -79,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     parser.add_argument("--budget", type=float, help="budget in USD for the budget window")
     parser.add_argument(
+        "--pricing",
+        metavar="TABLE",
+        help="price table the suggestions compare: default, seed or a TOML file merged over "
+        "the default (default OTEL_PERF_PRICING / OTEL_PERF_PRICING_FILE)",
+    )
+    parser.add_argument(
         "--budget-window",
         type=float,
         default=30.0,
@@ -102,7 +109,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--budget-window must be > 0 days")
         if args.format == "pdf" and args.output is None and sys.stdout.isatty():
             raise ValueError("--format pdf writes binary data: pass --output FILE")
-        report = build_report(PrometheusClient(args.prometheus, timeout=args.timeout), options)
+        prices = Settings.resolve(pricing=args.pricing).pricing
+        report = build_report(
+            PrometheusClient(args.prometheus, timeout=args.timeout), options, prices=prices
+        )
         if args.format == "pdf":
             from otel_perf.report.render_pdf import render_pdf
 

@@ -252,7 +252,7 @@ def test_our_span_wins_over_the_contrib_google_genai_span(pipeline, transport, o
     assert count(pipeline, "generate_content", "gemini-2.5-flash-image", "gcp.gemini") == 0
     assert pipeline.value("otel_perf_cost_usd_total", operation="generate_image",
                           model="gemini-2.5-flash-image", provider="gcp.gemini",
-                          project="") == pytest.approx(0.015)  # fmt: skip
+                          project="") == pytest.approx(0.039 + 9 * 0.30e-6)  # fmt: skip
 
 
 @pytest.mark.parametrize(("inner_model", "counted"), [("gpt-4o", 1), ("gpt-4o-mini", 2)])

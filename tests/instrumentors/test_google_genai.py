@@ -117,7 +117,7 @@ def test_gemini_image_output_is_an_image_generation(pipeline, instrumented, tran
     assert attrs[A.GEN_AI_PROVIDER_NAME] == "gcp.gemini"
     assert attrs[A.USAGE_IMAGES] == 1
     assert attrs[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 1290
-    assert attrs[A.COST_USD] == pytest.approx(0.015)  # the seed's Nano Banana estimate
+    assert attrs[A.COST_USD] == pytest.approx(0.039 + 9 * 0.30e-6)  # list: per image + input
     assert no_payload(span, PNG)
 
 

@@ -87,7 +87,7 @@ def test_sdk_calls_under_opentelemetry_instrument_reach_metrics(tmp_path):
     assert value("otel_perf_cost_usd_total", operation="generate_speech", model="tts-1",
                  provider="openai", project="") == 0.03  # fmt: skip
     assert value("otel_perf_cost_usd_total", operation="generate_image",
-                 model="gemini-2.5-flash-image", provider="gcp.gemini", project="") == 0.015  # fmt: skip
+                 model="gemini-2.5-flash-image", provider="gcp.gemini", project="") == 0.039  # fmt: skip
     assert (
         value("otel_perf_operation_duration_seconds_count", status="success", project="", **image)
         == 1

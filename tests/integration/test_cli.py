@@ -95,7 +95,8 @@ def test_opentelemetry_instrument_enables_otel_perf_without_code_change(tmp_path
     )
     env = {**ENV, "OTEL_PERF_ENABLED": "true", "OTEL_PERF_PROMETHEUS_PORT": str(port),
            "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
-           "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "auto-app"}  # fmt: skip
+           "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "auto-app",
+           "OTEL_PERF_PRICING": "seed"}  # fmt: skip
     proc = subprocess.Popen([instrument, sys.executable, str(script)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     try:
@@ -107,7 +108,7 @@ def test_opentelemetry_instrument_enables_otel_perf_without_code_change(tmp_path
         output = proc.communicate(timeout=10)[0].decode()
     assert text, output
     assert time.monotonic() - start < 30
-    assert 'project="auto"' in text and text.rstrip().endswith("0.04")
+    assert 'project="auto"' in text and text.rstrip().endswith("0.04")  # seed: 2 x $0.02
 
 
 def _cost_line(text: str) -> str | None:

@@ -10,7 +10,7 @@ from otel_perf.report.facts import Facts
 from otel_perf.report.suggestions import MAX_SUGGESTIONS, suggest
 from tests.report.conftest import Stack, run_cli
 
-PRICES = PriceTable.bundled()
+PRICES = PriceTable.named("seed")  # the seed's figures, as the demo uses
 
 
 def _facts(**kw) -> Facts:
@@ -208,7 +208,15 @@ def test_suboptimal_workload_gets_its_suggestions(stack: Stack):
 def test_healthy_workload_gets_none(stack: Stack):
     """The healthy project (no failures, retries or slow runs) gets no suggestion."""
     data = run_cli(
-        "report", "--prometheus", stack.url, "--project", "beta", "--format", "json"
+        "report",
+        "--prometheus",
+        stack.url,
+        "--project",
+        "beta",
+        "--format",
+        "json",
+        "--pricing",
+        "seed",  # the demo's table
     ).json()
     assert data["cost"]["total_usd"] > 0
     assert data["suggestions"] == []

@@ -80,7 +80,8 @@ def test_extra_operations_accept_thresholds():
      ({"extra_operations": ["generate_image"]}, "already a built-in"),
      ({"otlp_protocol": "http/json"}, "otlp_protocol: accepted values: grpc, http/protobuf"),
      ({"enabled": "yes"}, "enabled must be True or False"),
-     ({"pricing": 3}, "pricing must be a PriceTable"),
+     ({"pricing": 3}, "pricing must be one of 'default', 'seed', a PriceTable"),
+     ({"pricing": "seeed"}, r"pricing: 'seeed' is neither a named price table \(default, seed\).*accepted values: 'default', 'seed'"),
      ({"pricing": {"models": {"x": {"per_imag": 1}}}}, "unknown key 'per_imag'"),
      ({"template_thresholds": {"t": 0}}, r"template_thresholds\['t'\]")],
 )  # fmt: skip

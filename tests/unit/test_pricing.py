@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
-from otel_perf.pricing import PriceTable, Usage, normalize_model
+from otel_perf.pricing import NAMED_TABLES, PriceTable, Usage, normalize_model
 
-# Story 6.2 API_COST_ESTIMATES, the seed's own numbers.
+# Story 6.2 API_COST_ESTIMATES, the seed's own numbers (the named table "seed").
 SEED_PRICES = [
     ("generate_image", "flux", 0.02),
     ("generate_image", "imagen", 0.035),
@@ -19,18 +21,152 @@ SEED_PRICES = [
 
 
 @pytest.mark.parametrize(("operation", "model", "usd"), SEED_PRICES)
-def test_seed_estimates_are_bundled(operation, model, usd):
-    """With no usage recorded, one output costs the seed's estimate."""
-    estimate = PriceTable.bundled().estimate(operation, model)
+def test_seed_table_reproduces_the_seed_estimates(operation, model, usd):
+    """With the "seed" table and no usage recorded, one output costs the seed's estimate."""
+    estimate = PriceTable.named("seed").estimate(operation, model)
     assert estimate.source == "estimated"
     assert estimate.usd == pytest.approx(usd)
 
 
+# Each bundled model, a representative usage, and the list price its source states for it.
+LIST_PRICES = [
+    ("generate_image", "gpt-image-1", Usage(image_quality="high", image_size="1024x1536"), 0.25),
+    ("generate_image", "gpt-image-1", Usage(images=2, image_quality="low", image_size="1024x1024"), 0.022),
+    ("generate_image", "gpt-image-1-mini", Usage(image_quality="medium", image_size="1536x1024"), 0.015),
+    ("generate_speech", "tts-1", Usage(characters=300), 0.0045),
+    ("generate_speech", "tts-1-hd", Usage(characters=1_000_000), 30.0),
+    ("generate_video", "sora-2", Usage(video_seconds=8), 0.80),
+    ("generate_video", "sora-2-pro", Usage(video_seconds=10, video_resolution="1792x1024"), 5.0),
+    ("generate_video", "sora-2-pro", Usage(video_seconds=10, video_resolution="1280x720"), 3.0),
+    ("generate_image", "dall-e-3", Usage(image_quality="hd", image_size="1792x1024"), 0.12),
+    ("generate_image", "dall-e-2", Usage(image_size="512x512"), 0.018),
+    ("generate_speech", "gpt-4o-mini-tts", Usage(characters=1000), 0.015),
+    ("transcribe_audio", "whisper-1", Usage(audio_seconds=60), 0.006),
+    ("transcribe_audio", "gpt-4o-transcribe", Usage(audio_seconds=60), 0.006),
+    ("transcribe_audio", "gpt-4o-mini-transcribe", Usage(audio_seconds=60), 0.003),
+    ("generate_video", "veo-3.1-generate-preview", Usage(video_seconds=8), 3.20),
+    ("generate_video", "veo-3.1-generate-preview", Usage(video_seconds=8, video_resolution="4K", video_audio=True), 4.80),
+    ("generate_video", "veo-3.1-fast-generate-preview", Usage(video_seconds=8, video_resolution="1080p"), 1.20),
+    ("generate_video", "veo-3.1-lite-generate-001", Usage(video_seconds=8, video_resolution="720p"), 0.40),
+    ("generate_video", "veo-3.0-generate-001", Usage(video_seconds=8, video_audio=False), 3.20),
+    ("generate_video", "veo-3.0-fast-generate-001", Usage(video_seconds=8), 1.20),
+    ("generate_video", "veo-2.0-generate-001", Usage(video_seconds=8), 2.80),
+    ("generate_image", "imagen-4.0-generate-001", Usage(), 0.04),
+    ("generate_image", "imagen-4.0-ultra-generate-001", Usage(), 0.06),
+    ("generate_image", "imagen-4.0-fast-generate-001", Usage(images=4), 0.08),
+    ("generate_image", "imagen-3.0-generate-002", Usage(), 0.03),
+    ("generate_image", "imagen-3.0-fast-generate-001", Usage(), 0.02),
+    ("generate_image", "gemini-2.5-flash-image", Usage(), 0.039),
+    ("generate_image", "gemini-3-pro-image-preview", Usage(image_size="4K"), 0.24),
+    ("generate_image", "flux-pro-1.1", Usage(), 0.04),
+    ("generate_image", "flux-pro-1.1-ultra", Usage(), 0.06),
+    ("generate_image", "flux-kontext-pro", Usage(), 0.04),
+    ("generate_image", "flux-kontext-max", Usage(), 0.08),
+    ("generate_image", "flux-dev", Usage(), 0.025),
+    ("generate_speech", "eleven_multilingual_v2", Usage(characters=1000), 0.12),
+    ("generate_speech", "eleven_flash_v2_5", Usage(characters=1000), 0.06),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("operation", "model", "usage", "usd"), LIST_PRICES)
+def test_bundled_models_cost_their_list_price(operation, model, usage, usd):
+    """The default table prices each model at the list price its source states."""
+    estimate = PriceTable.bundled().estimate(operation, model, usage)
+    assert estimate.source == "estimated"
+    assert estimate.usd == pytest.approx(usd)
+
+
+def test_every_bundled_model_has_a_list_price_case():
+    """A model added to the default table needs a row in LIST_PRICES."""
+    assert set(PriceTable.bundled().models) == {row[1] for row in LIST_PRICES}
+
+
 def test_every_entry_states_source_and_date():
-    """Every bundled price says where it came from and when."""
+    """Every bundled price says where it came from (a URL) and when it was checked."""
+    for name in NAMED_TABLES:
+        table = PriceTable.named(name)
+        for price in [*table.models.values(), *table.operations.values()]:
+            assert price.source and price.date, price.name
+            datetime.date.fromisoformat(price.date)
+    for price in PriceTable.bundled().models.values():
+        assert "https://" in price.source, price.name
+
+
+def test_default_table_has_no_guessed_operation_defaults():
+    """Unknown models are unpriced in the default table; the seed's per-call guesses are not."""
+    assert PriceTable.bundled().operations == {}
+    assert PriceTable.bundled().estimate("generate_music", "suno-v4").source == "unpriced"
+    assert PriceTable.named("seed").estimate("generate_music", "suno-v4").usd == 0.25
+
+
+def test_unconfirmed_prices_say_how_they_were_chosen():
+    """Entries whose provider page was not checked say so; the rest have no such note."""
     table = PriceTable.bundled()
-    for price in [*table.models.values(), *table.operations.values()]:
-        assert price.source and price.date, price.name
+    assert table.price_for("veo").unconfirmed  # Google's pricing page was not stored
+    assert table.price_for("gpt-image-1").unconfirmed is None
+    assert table.price_for("tts-1").unconfirmed is None
+
+
+def test_short_aliases_resolve_to_list_prices_in_the_default_table():
+    """`veo` is Veo 3.1 at its per-second list price, not the seed's per-video guess."""
+    table = PriceTable.bundled()
+    assert table.estimate("generate_video", "veo", Usage(video_seconds=8)).usd == pytest.approx(3.2)
+    assert table.estimate("generate_video", "veo").source == "unpriced"  # seconds not recorded
+    seed = PriceTable.named("seed")
+    assert seed.estimate("generate_video", "veo", Usage(video_seconds=8)).usd == pytest.approx(0.3)
+
+
+def test_named_tables_and_unknown_names():
+    assert PriceTable.named("default") is PriceTable.bundled()
+    assert PriceTable.named("seed").version == f"{PriceTable.bundled().version}+seed-000"
+    with pytest.raises(
+        ValueError, match="unknown price table 'sed'; accepted values: default, seed"
+    ):
+        PriceTable.named("sed")
+
+
+def test_quote_shows_the_working_and_matches_estimate():
+    """quote() gives the same amount as estimate(), with unit price and source."""
+    table = PriceTable.bundled()
+    usage = Usage(image_quality="high", image_size="1024x1536", images=2)
+    quote = table.quote("generate_image", "gpt-image-1", usage)
+    assert quote.usd == table.estimate("generate_image", "gpt-image-1", usage).usd == 0.5
+    assert (quote.unit, quote.unit_price, quote.quantity) == ("per_image", 0.25, 2)
+    assert quote.entry == "gpt-image-1" and "developers.openai.com" in quote.source
+    assert quote.table_version == table.version
+    tokens = table.quote(
+        "transcribe_audio", "gpt-4o-transcribe", Usage(input_tokens=1000, output_tokens=100)
+    )
+    assert [line.unit for line in tokens.lines] == ["per_input_token", "per_output_token"]
+    assert tokens.usd == pytest.approx(sum(line.usd for line in tokens.lines))
+    unpriced = table.quote("generate_image", "mystery")
+    assert unpriced.usd is None and unpriced.cost_source == "unpriced" and not unpriced.priced
+
+
+def test_video_second_prices_by_resolution_and_audio():
+    table = PriceTable.from_mapping(
+        {"models": {"v": {"per_video_second": 0.4,
+                          "video_second_prices": {"silent": 0.2, "4k": 0.6, "silent:4k": 0.5}}}}
+    )  # fmt: skip
+
+    def cost(**kw):  # type: ignore[no-untyped-def]
+        return table.estimate("generate_video", "v", Usage(video_seconds=10, **kw)).usd
+
+    assert cost() == pytest.approx(4.0)
+    assert cost(video_audio=True) == pytest.approx(4.0)
+    assert cost(video_audio=False) == pytest.approx(2.0)
+    assert cost(video_resolution="4K") == pytest.approx(6.0)
+    assert cost(video_resolution="4k", video_audio=False) == pytest.approx(5.0)
+
+
+def test_entries_older_than():
+    table = PriceTable.from_mapping(
+        {"models": {"new": {"per_image": 1, "date": "2026-11-01"},
+                    "old": {"per_image": 1, "date": "2025-01-01"},
+                    "undated": {"per_image": 1}}}
+    )  # fmt: skip
+    old = table.entries_older_than(180, today=datetime.date(2026, 12, 1))
+    assert sorted(price.name for _, price in old) == ["old", "undated"]
 
 
 def test_aliases_resolve_to_real_model_ids():
@@ -89,7 +225,7 @@ def test_unit_price_without_usage_falls_back_then_unpriced():
     """A per-second model with no seconds recorded uses the operation default, else unpriced."""
     table = PriceTable.from_mapping({"models": {"clip": {"per_video_second": 0.1}}})
     assert table.estimate("generate_video", "clip").source == "unpriced"
-    merged = PriceTable.bundled().merged(table)
+    merged = PriceTable.named("seed").merged(table)
     assert merged.estimate("generate_music", "unknown").usd == pytest.approx(0.25)
 
 
@@ -108,7 +244,7 @@ def test_toml_override_replaces_and_extends(tmp_path):
     table = PriceTable.bundled().merged(PriceTable.from_file(path))
     assert table.estimate("generate_image", "flux").usd == pytest.approx(0.03)
     assert table.estimate("generate_image", "my-sdxl").usd == pytest.approx(0.004)
-    assert table.estimate("generate_image", "imagen").usd == pytest.approx(0.035)
+    assert table.estimate("generate_image", "imagen").usd == pytest.approx(0.03)
     assert "team-2026" in table.version
 
 

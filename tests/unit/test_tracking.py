@@ -28,7 +28,7 @@ def test_generation_span_has_semconv_name_and_attributes(pipeline):
     assert attrs[A.GEN_AI_PROVIDER_NAME] == "black-forest-labs"
     assert attrs[A.GEN_AI_OUTPUT_TYPE] == "image"
     assert attrs[A.GEN_AI_REQUEST_CHOICE_COUNT] == 3
-    assert attrs[A.COST_USD] == pytest.approx(0.06)
+    assert attrs[A.COST_USD] == pytest.approx(0.075)  # 3 x Flux Dev $0.025
     assert attrs[A.COST_SOURCE] == "estimated"
     assert attrs[A.PROJECT] == "p1"
     assert A.ERROR_TYPE not in attrs
@@ -301,7 +301,7 @@ def test_invalid_handle_values_never_raise(pipeline):
         op.set_queue_wait(float("inf"))
     span = pipeline.spans()[0]
     assert span.attributes[A.COST_SOURCE] == "estimated"  # bad cost ignored, estimate used
-    assert span.attributes[A.COST_USD] == pytest.approx(0.02)  # bad image count ignored: 1 image
+    assert span.attributes[A.COST_USD] == pytest.approx(0.025)  # bad image count ignored: 1 image
     invalid = "otel_perf_invalid_values_total"
     assert pipeline.value(invalid, field="usage.images") == 1
     assert pipeline.value(invalid, field="cost") == 1
@@ -333,7 +333,7 @@ def test_project_labels_duration_errors_and_retries(pipeline):
     errors = "otel_perf_operation_errors_total"
     assert pipeline.value(errors, **base, error_type="timeout", project="p2") == 1
     assert pipeline.value("otel_perf_retries_total", operation="generate_image", project="p1") == 1
-    assert pipeline.value("otel_perf_cost_usd_total", **base, project="p1") == pytest.approx(0.02)
+    assert pipeline.value("otel_perf_cost_usd_total", **base, project="p1") == pytest.approx(0.025)
 
 
 @pytest.mark.parametrize(
