@@ -279,3 +279,13 @@ def test_invalid_toml_file_is_a_clear_error(tmp_path):
 )  # fmt: skip
 def test_normalize_model(raw, label):
     assert normalize_model(raw) == label
+
+
+def test_docs_list_every_bundled_model():
+    """docs/pricing.md says for each bundled model what was confirmed."""
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "pricing.md").read_text(encoding="utf-8")
+    for name in PriceTable.bundled().models:
+        short = name.replace("-ultra-generate-001", "").replace("-fast-generate-001", "")
+        assert f"`{name}`" in docs or f"`{short}" in docs, name
