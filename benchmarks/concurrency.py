@@ -20,9 +20,10 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 import otel_perf
 from benchmarks import pipelines
 from benchmarks.report import Row
+from otel_perf.pricing import PriceTable
 
 MODEL, PROVIDER = pipelines.MODEL, pipelines.PROVIDER
-PRICE = 0.02  # flux, per image, from the bundled price table
+PRICE = PriceTable.bundled().estimate("generate_image", MODEL).usd  # per image, bundled table
 WAIT = 0.5  # a binary fraction: its sums are exact in any order
 SCRAPE_EVERY_S = 0.1  # far more often than Prometheus would (15 s is usual)
 

@@ -7,6 +7,7 @@ import threading
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 import otel_perf
+from otel_perf.pricing import PriceTable
 from otel_perf.textformat import generate
 
 THREADS = 8
@@ -38,6 +39,9 @@ def _run_threads(target, count: int) -> None:  # type: ignore[no-untyped-def]
         t.join()
 
 
+FLUX = PriceTable.bundled().estimate("generate_image", "flux").usd  # one image, list price
+
+
 def test_eight_threads_lose_no_update(pipeline):
     """Counts, errors, retries, queue-wait sum and cost add up exactly across 8 threads."""
     _run_threads(_work, THREADS)
@@ -46,7 +50,7 @@ def test_eight_threads_lose_no_update(pipeline):
     retries = THREADS * sum(1 for i in range(PER_THREAD) if i % 10 != 0 and i % 5 == 1)
     cost = 0.0
     for _ in range(total - failed):
-        cost += 0.02  # the same addend every time: the sum does not depend on thread order
+        cost += FLUX  # the same addend every time: the sum does not depend on thread order
     d = "otel_perf_operation_duration_seconds"
     assert pipeline.value(d + "_count", **LABELS, status="success") == total - failed
     assert pipeline.value(d + "_count", **LABELS, status="error") == failed

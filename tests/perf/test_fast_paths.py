@@ -248,11 +248,11 @@ def test_cost_estimate_set_at_start_is_retracted_on_failure(pipeline):
     failed, cancelled, four, plain = pipeline.spans()
     for span in (failed, cancelled):
         assert A.COST_USD not in span.attributes and A.COST_SOURCE not in span.attributes
-    assert four.attributes[A.COST_USD] == pytest.approx(0.08)
-    assert plain.attributes[A.COST_USD] == 0.02
+    assert four.attributes[A.COST_USD] == pytest.approx(0.1)  # 4 x Flux Dev $0.025
+    assert plain.attributes[A.COST_USD] == 0.025
     assert plain.attributes[A.COST_SOURCE] == "estimated"
     cost = {"operation": "generate_image", "model": "flux", "provider": "", "project": ""}
-    assert pipeline.value("otel_perf_cost_usd_total", **cost) == pytest.approx(0.10)
+    assert pipeline.value("otel_perf_cost_usd_total", **cost) == pytest.approx(0.125)
 
 
 def test_decorator_made_before_configure_uses_the_configured_prices(registry):
