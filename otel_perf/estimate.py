@@ -18,9 +18,10 @@ import dataclasses
 from typing import Any, Final
 
 from otel_perf import tracking
-from otel_perf.pricing import CostEstimate, PriceTable, Usage, normalize_model
+from otel_perf.pricing import CostEstimate, PriceTable, Usage, is_amount, normalize_model
 
 USAGE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Usage))
+_TEXT_FIELDS: Final = frozenset({"image_size", "image_quality", "video_resolution"})
 
 
 def estimate_cost(
@@ -57,8 +58,26 @@ def estimate_cost(
             f"estimate_cost: unknown usage {', '.join(sorted(unknown))}; accepted: "
             f"{', '.join(USAGE_FIELDS)}"
         )
+    for name, value in usage.items():
+        _check(name, value)
     table = pricing if pricing is not None else tracking.active_pricing()
     return table.quote(operation, normalize_model(model), Usage(**usage))
+
+
+def _check(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if name in _TEXT_FIELDS:
+        ok = isinstance(value, str)
+        expected = "a string"
+    elif name == "video_audio":
+        ok = isinstance(value, bool)
+        expected = "True or False"
+    else:
+        ok = is_amount(value)
+        expected = "a finite number >= 0"
+    if not ok:
+        raise ValueError(f"estimate_cost: {name} must be {expected}, got {value!r}")
 
 
 __all__ = ["USAGE_FIELDS", "estimate_cost"]

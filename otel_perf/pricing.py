@@ -1,13 +1,17 @@
 """The price table and cost estimation.
 
-The bundled table (``otel_perf/data/prices.toml``) is versioned package data; users extend
-or override it with a TOML file of the same shape or a mapping in code.
+The bundled tables are versioned package data: ``default`` (``otel_perf/data/prices.toml``,
+the providers' list prices) and ``seed`` (seed 000's estimates over it,
+``data/prices_seed.toml``). Users extend or override them with a TOML file of the same shape
+or a mapping in code.
 
 >>> table = PriceTable.bundled()
 >>> table.estimate("generate_image", "flux", Usage(images=2))
-Estimate(usd=0.04, source='estimated')
+Estimate(usd=0.05, source='estimated')
 >>> table.estimate("generate_image", "some-new-model", Usage())
 Estimate(usd=None, source='unpriced')
+>>> PriceTable.named("seed").estimate("generate_image", "flux", Usage(images=2))
+Estimate(usd=0.04, source='estimated')
 """
 
 from __future__ import annotations

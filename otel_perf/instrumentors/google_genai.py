@@ -239,7 +239,15 @@ class _Veo:
         config = kwargs.get("config")
         requested = _get(config, "number_of_videos") or 1
         seconds = _get(config, "duration_seconds") or DEFAULT_VIDEO_SECONDS
-        usage = {"videos": int(requested), "video_seconds": float(seconds) * int(requested)}
+        usage: dict[str, Any] = {
+            "videos": int(requested),
+            "video_seconds": float(seconds) * int(requested),
+        }
+        resolution, audio = _get(config, "resolution"), _get(config, "generate_audio")
+        if isinstance(resolution, str):
+            usage["video_resolution"] = resolution  # prices differ by resolution (4k)
+        if isinstance(audio, bool):
+            usage["video_audio"] = audio
 
         def on_result(handle: OperationHandle, operation: Any) -> None:
             name = _get(operation, "name")

@@ -179,6 +179,9 @@ def _video_status(video: Any) -> JobStatus:
         usage["video_seconds"] = float(str(getattr(video, "seconds", "")))
     except ValueError:
         pass
+    size = getattr(video, "size", None)
+    if isinstance(size, str) and size:
+        usage["video_resolution"] = size  # sora-2-pro: 1024x1792 costs more than 720x1280
     return JobStatus(done=True, failure=failure, usage=usage)
 
 

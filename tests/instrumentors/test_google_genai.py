@@ -224,6 +224,21 @@ def test_veo_job_is_one_span_with_queue_and_generation_time(pipeline, instrument
     assert len(instrumented.jobs) == 0
 
 
+def test_veo_resolution_and_audio_choose_the_list_price(pipeline, instrumented, transport):
+    """Veo 3.1 at 4K: 8 s x $0.60; the resolution and audio choice are on the span."""
+    transport.on(":predictLongRunning", operation())
+    transport.on(":fetchPredictOperation", operation(done=True, response=VIDEOS))
+    client = vertex(transport)
+    op = client.models.generate_videos(
+        model="veo-3.1-generate-preview", source=types.GenerateVideosSource(prompt="a fox"),
+        config=types.GenerateVideosConfig(duration_seconds=8, resolution="4k", generate_audio=True))  # fmt: skip
+    poll_until_done(client, op)
+    (span,) = pipeline.spans()
+    attrs = attrs_of(span)
+    assert attrs[A.USAGE_VIDEO_RESOLUTION] == "4k" and attrs[A.USAGE_VIDEO_AUDIO] is True
+    assert attrs[A.COST_USD] == pytest.approx(4.8)
+
+
 def test_veo_reported_start_time_is_used(pipeline, instrumented, transport):
     """A startTime in the operation metadata sets the end of the queue exactly."""
     transport.on(":predictLongRunning", operation())

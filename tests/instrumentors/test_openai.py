@@ -247,6 +247,22 @@ def test_video_job_is_one_span_from_submission_to_completion(pipeline, instrumen
     assert pipeline.value("otel_perf_operations_in_progress", operation="generate_video") == 0
 
 
+def test_sora_2_pro_hd_size_costs_the_hd_list_price(pipeline, instrumented, transport):
+    """sora-2-pro at 1792x1024: 8 s x $0.50, not the 720p $0.30."""
+    hd = {"model": "sora-2-pro", "size": "1792x1024"}
+    transport.on("/videos", video("queued", **hd))
+    transport.on("/videos/video_123", video("completed", 100, **hd))
+    sdk = client(transport)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK deprecates Sora
+        job = sdk.videos.create(model="sora-2-pro", prompt="a fox", seconds="8", size="1792x1024")
+        sdk.videos.retrieve(job.id)
+    (span,) = pipeline.spans()
+    attrs = attrs_of(span)
+    assert attrs[A.USAGE_VIDEO_RESOLUTION] == "1792x1024"
+    assert attrs[A.COST_USD] == pytest.approx(4.0)
+
+
 def test_create_and_poll_and_a_failed_job(pipeline, instrumented, transport):
     """create_and_poll (polls through with_raw_response) ends the job; a moderation failure
     is safety_block and costs nothing."""

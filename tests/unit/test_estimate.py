@@ -118,6 +118,18 @@ def test_unknown_usage_name_is_a_type_error_naming_the_accepted_ones():
         otel_perf.estimate_cost("generate_video", model="veo", video_secs=8)
 
 
+@pytest.mark.parametrize(
+    ("usage", "message"),
+    [({"video_seconds": "8"}, "video_seconds must be a finite number >= 0, got '8'"),
+     ({"images": -1}, "images must be a finite number >= 0"),
+     ({"video_audio": "yes"}, "video_audio must be True or False"),
+     ({"image_size": 1024}, "image_size must be a string")],
+)  # fmt: skip
+def test_invalid_usage_values_are_value_errors_naming_the_field(usage, message):
+    with pytest.raises(ValueError, match=message):
+        otel_perf.estimate_cost("generate_video", model="veo", **usage)
+
+
 def test_spans_carry_the_table_version_that_priced_them():
     """Estimated spans name the table version; provider-reported costs carry none."""
     _, exporter = _configure(pricing="seed")
