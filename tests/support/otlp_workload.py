@@ -1,0 +1,67 @@
+"""Processes that push otel-perf metrics over OTLP, for tests; each writes its ground truth.
+
+``python -m tests.support.otlp_workload job OUT_DIR``: one process runs a demo workload and
+exits without ``shutdown()`` (a batch job): only the at-exit push can count it.
+
+``python -m tests.support.otlp_workload fork OUT_DIR``: ``configure()`` once, then four
+forked workers each run a workload; two call ``shutdown()``, two just exit.
+
+Where to push comes from the standard ``OTEL_METRICS_EXPORTER`` / ``OTEL_EXPORTER_OTLP_*``
+environment, as in production. Each workload's ledger (``otel_perf.demo.ledger``, computed
+from the plan and the spans, not from the metrics) is written to ``OUT_DIR/ledger-*.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import otel_perf
+from otel_perf import demo, setup
+from otel_perf.thresholds import DEFAULT_THRESHOLDS
+
+SPEED = 400.0
+THRESHOLDS = {op: s / SPEED for op, s in DEFAULT_THRESHOLDS.items()}
+COUNT = 40
+WORKERS = 4
+SERVICE = "otlp-push-test"
+
+
+def work(seed: int, out: Path) -> None:
+    workload = demo.plan("mixed", seed=seed, count=COUNT, projects=("alpha", "beta"))
+    ops = demo.run(workload, speed=SPEED, workers=2)
+    out.write_text(json.dumps(demo.ledger(ops, thresholds=THRESHOLDS)))
+
+
+def main(mode: str, out_dir: Path) -> int:
+    otel_perf.configure(service_name=SERVICE, prometheus_port=None, thresholds=THRESHOLDS)
+    if mode == "job":
+        work(1, out_dir / "ledger-job.json")
+        return 0  # no shutdown(): the at-exit push has to count this job
+    children = []
+    for i in range(WORKERS):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                work(10 + i, out_dir / f"ledger-{i}.json")
+                handle = setup.active()
+                if i % 2 and handle is not None:
+                    handle.shutdown()
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            sys.exit(code)  # a normal interpreter exit: at-exit handlers run
+        children.append(pid)
+    failed = 0
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        failed += os.waitstatus_to_exitcode(status) != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], Path(sys.argv[2])))
