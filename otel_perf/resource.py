@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping
@@ -41,29 +42,45 @@ class ProcessResource:
 
     def __init__(self, service_name: str | None) -> None:
         self._service_name = service_name
-        self.resource = self._build(inherited=False)
+        self._resource = self._build(parent_id=None)
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
         ref = weakref.ref(self)
 
-        def after_fork_in_child() -> None:
+        def after_fork_in_child() -> None:  # only a new lock: the rebuild waits for a read
             current = ref()
             if current is not None:
-                current.resource = current._build(inherited=True)
+                current._lock = threading.Lock()
 
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=after_fork_in_child)
 
     @property
+    def resource(self) -> Resource:
+        """The resource; rebuilt at its first use in a forked child."""
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    parent_id = self._resource.attributes.get(SERVICE_INSTANCE_ID)
+                    self._resource = self._build(parent_id)
+                    self._pid = os.getpid()
+        return self._resource
+
+    @property
     def attributes(self) -> Mapping[str, Any]:
         return self.resource.attributes
 
-    def _build(self, inherited: bool) -> Resource:
-        # Resource.create reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; explicit
-        # attributes win over both.
+    def _build(self, parent_id: Any) -> Resource:
+        # Resource.create reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (explicit
+        # attributes win over both); recent SDKs also add a service.instance.id per process
+        # id, older ones none. Whichever: one of our own when it is missing, or when it is
+        # the parent's (given in OTEL_RESOURCE_ATTRIBUTES, so the same in every child).
         given: dict[str, Any] = {}
         if self._service_name:
             given[SERVICE_NAME] = self._service_name
         resource = Resource.create(given)
-        if inherited or not resource.attributes.get(SERVICE_INSTANCE_ID):
+        current = resource.attributes.get(SERVICE_INSTANCE_ID)
+        if not current or current == parent_id:
             resource = resource.merge(Resource({SERVICE_INSTANCE_ID: str(uuid.uuid4())}))
         return resource
 
