@@ -13,8 +13,9 @@ metric exporter (``http/protobuf`` or ``grpc``), which reads the standard
   ``1`` on the ratio histogram, ``{annotations}`` elsewhere): the Collector's Prometheus
   exporters and Prometheus's own OTLP receiver yield exactly the contract names under every
   translation strategy (see docs/otlp.md).
-* Cumulative, every ``OTEL_METRIC_EXPORT_INTERVAL``; a last push at ``shutdown()`` and at
-  interpreter exit, so a job that never calls ``shutdown()`` is still counted.
+* Cumulative, every ``OTEL_METRIC_EXPORT_INTERVAL``; a last push at ``shutdown()``, at
+  interpreter exit and at the end of a ``multiprocessing`` child (which skips ``atexit``),
+  so a job that never calls ``shutdown()`` is still counted.
 * A forked child starts its own stream: new ``service.instance.id`` (see
   :mod:`otel_perf.resource`), new start time, a new exporter (no connection shared with the
   parent) and its own push thread.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing.util
 import os
 import threading
 import time
@@ -221,7 +223,14 @@ class OtlpMetricsPusher:
         # built any more (the gRPC one starts threads).
         self._exporter = self._new_exporter()
         atexit.register(self._at_exit)
+        # multiprocessing's children end in os._exit(), which skips atexit; they run the
+        # multiprocessing finalizers instead (Pool workers recycled by maxtasksperchild).
+        multiprocessing.util.register_after_fork(self, OtlpMetricsPusher._finalize_with_process)
         self._start_thread()
+
+    @staticmethod
+    def _finalize_with_process(pusher: OtlpMetricsPusher) -> None:
+        multiprocessing.util.Finalize(pusher, pusher.shutdown, exitpriority=10)
 
     def _new_exporter(self) -> MetricExporter | None:
         try:

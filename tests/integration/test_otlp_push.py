@@ -115,3 +115,14 @@ def test_a_job_that_never_calls_shutdown_is_counted(protocol: str, tmp_path: Pat
         instances = receiver.instances()
     _assert_ledger(received, _truth(tmp_path))
     assert len(instances) == 1
+
+
+def test_recycled_multiprocessing_workers_are_counted(tmp_path: Path) -> None:
+    """Pool workers end in os._exit(), skipping atexit: their finalizer pushes instead."""
+    with HttpReceiver() as receiver:
+        _run("pool", receiver, tmp_path, interval_ms=600_000)  # only the final pushes
+        received = receiver.samples()
+        instances = receiver.instances()
+    assert len(list(tmp_path.glob("ledger-task-*.json"))) == WORKERS
+    _assert_ledger(received, _truth(tmp_path))
+    assert len(instances) == WORKERS

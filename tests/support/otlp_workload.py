@@ -6,6 +6,9 @@ exits without ``shutdown()`` (a batch job): only the at-exit push can count it.
 ``python -m tests.support.otlp_workload fork OUT_DIR``: ``configure()`` once, then four
 forked workers each run a workload; two call ``shutdown()``, two just exit.
 
+``python -m tests.support.otlp_workload pool OUT_DIR``: four tasks on a ``multiprocessing``
+pool recycling its workers after each task (``maxtasksperchild=1``).
+
 Where to push comes from the standard ``OTEL_METRICS_EXPORTER`` / ``OTEL_EXPORTER_OTLP_*``
 environment, as in production. Each workload's ledger (``otel_perf.demo.ledger``, computed
 from the plan and the spans, not from the metrics) is written to ``OUT_DIR/ledger-*.json``.
@@ -14,6 +17,7 @@ from the plan and the spans, not from the metrics) is written to ``OUT_DIR/ledge
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 import traceback
@@ -36,11 +40,22 @@ def work(seed: int, out: Path) -> None:
     out.write_text(json.dumps(demo.ledger(ops, thresholds=THRESHOLDS)))
 
 
+def _task(i: int, out_dir: str) -> None:
+    work(20 + i, Path(out_dir) / f"ledger-task-{i}.json")
+
+
 def main(mode: str, out_dir: Path) -> int:
     otel_perf.configure(service_name=SERVICE, prometheus_port=None, thresholds=THRESHOLDS)
     if mode == "job":
         work(1, out_dir / "ledger-job.json")
         return 0  # no shutdown(): the at-exit push has to count this job
+    if mode == "pool":
+        # Every task in a fresh worker that ends in os._exit() (no atexit).
+        pool = multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1)
+        pool.starmap(_task, [(i, str(out_dir)) for i in range(WORKERS)])
+        pool.close()
+        pool.join()
+        return 0
     children = []
     for i in range(WORKERS):
         pid = os.fork()
