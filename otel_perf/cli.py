@@ -237,8 +237,12 @@ def _config(args: argparse.Namespace) -> int:
         "record_unsampled",
         "otlp_endpoint",
         "otlp_protocol",
+        "metrics_exporter",
+        "otlp_metrics_protocol",
+        "metric_export_interval",
+        "metric_export_timeout",
     ):
-        print(f"  {name:<20} {getattr(settings, name)!r}", file=out)
+        print(f"  {name:<22} {getattr(settings, name)!r}", file=out)
     print("\nSlow thresholds (seconds)", file=out)
     for op, seconds in settings.thresholds.items():
         print(f"  {op:<24} {seconds:g}", file=out)
