@@ -54,7 +54,7 @@ ENVIRONMENT: Final = {
     "OTEL_EXPORTER_OTLP_ENDPOINT": "Export spans over OTLP to this endpoint (standard; off when unset).",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "Traces-only OTLP endpoint (standard; wins over the one above).",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "`http/protobuf` (default) or `grpc` (standard).",
-    "OTEL_METRICS_EXPORTER": "`prometheus` (default: the /metrics server), `otlp` (push, see docs/otlp.md), `otlp,prometheus` or `none` (standard).",
+    "OTEL_METRICS_EXPORTER": "`prometheus` (default: the /metrics server), `otlp` (push instead, see docs/otlp.md), `otlp,prometheus` (both); `none` means no push (standard).",
     "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "Protocol of the OTLP metric push, wins over OTEL_EXPORTER_OTLP_PROTOCOL (standard).",
     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "Where metrics are pushed, wins over OTEL_EXPORTER_OTLP_ENDPOINT (standard; read by the OTLP exporter, as are the other OTEL_EXPORTER_OTLP_METRICS_* variables).",
     "OTEL_METRIC_EXPORT_INTERVAL": "Milliseconds between OTLP metric pushes (default 60000; standard).",
@@ -344,7 +344,10 @@ def _check_metrics_exporter(name: str, value: Any) -> tuple[str, ...]:
         raise ValueError(f"{name}: {accepted}; got {value!r}")
     names = tuple(dict.fromkeys(v.strip().lower() for v in items))
     if names == ("none",):
-        return ()
+        # The OpenTelemetry SDK reads this variable too, and `none` there (no SDK metric
+        # export, as under opentelemetry-instrument) must not take otel-perf's own /metrics
+        # away: no push, and the server follows prometheus_port as always.
+        return ("prometheus",)
     unknown = [v for v in names if v not in METRICS_EXPORTERS]
     if unknown or not names:
         raise ValueError(f"{name}: {accepted}; got {value!r}")

@@ -182,10 +182,10 @@ def configure(
         otlp_endpoint / otlp_protocol: export spans over OTLP (``http/protobuf`` or ``grpc``);
             default ``OTEL_EXPORTER_OTLP_*``, off when unset.
         metrics_exporter: where metrics go: ``"prometheus"`` (the embedded ``/metrics``
-            server, the default), ``"otlp"`` (push through the OTLP metric exporter, see
-            docs/otlp.md), ``"otlp,prometheus"`` (both) or ``"none"``; default
-            ``OTEL_METRICS_EXPORTER``. The registry (``make_wsgi_app()``) serves the metrics
-            whatever is chosen.
+            server, the default), ``"otlp"`` (pushed through the OTLP metric exporter
+            instead, see docs/otlp.md) or ``"otlp,prometheus"`` (both); ``"none"`` means no
+            push, as it tells the OpenTelemetry SDK. Default ``OTEL_METRICS_EXPORTER``. The
+            registry (``make_wsgi_app()``) has the metrics whatever is chosen.
         otlp_metrics_protocol: ``http/protobuf`` or ``grpc`` for the metric push (default
             ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL``, then ``OTEL_EXPORTER_OTLP_PROTOCOL``); the
             endpoint, headers and TLS come from the standard ``OTEL_EXPORTER_OTLP_*`` variables.

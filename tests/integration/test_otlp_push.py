@@ -69,6 +69,7 @@ def _truth(tmp_path: Path) -> dict[str, dict[tuple[tuple[str, str], ...], float]
 
 def _assert_ledger(received: dict, truth: dict) -> None:
     assert truth[M.COST_USD], "the workload must have cost something"
+    assert not any(received.get(M.INTERNAL_ERRORS, {}).values()), received[M.INTERNAL_ERRORS]
     for name, expected in truth.items():
         got = {labels: v for labels, v in received.get(name, {}).items() if v != 0}
         want = {labels: v for labels, v in expected.items() if v != 0}

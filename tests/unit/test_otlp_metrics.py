@@ -89,7 +89,7 @@ def _by_name(data: MetricsData) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("prometheus", ("prometheus",)), ("otlp", ("otlp",)), ("none", ()),
+    [("prometheus", ("prometheus",)), ("otlp", ("otlp",)), ("none", ("prometheus",)),
      ("otlp,prometheus", ("otlp", "prometheus")), (" OTLP , prometheus ", ("otlp", "prometheus"))],
 )  # fmt: skip
 def test_metrics_exporter_values(raw: str, expected: tuple[str, ...]) -> None:
