@@ -226,6 +226,8 @@ class OtlpMetricsPusher:
         # multiprocessing's children end in os._exit(), which skips atexit; they run the
         # multiprocessing finalizers instead (Pool workers recycled by maxtasksperchild).
         multiprocessing.util.register_after_fork(self, OtlpMetricsPusher._finalize_with_process)
+        if multiprocessing.parent_process() is not None:  # configured in such a child
+            self._finalize_with_process(self)
         self._start_thread()
 
     @staticmethod

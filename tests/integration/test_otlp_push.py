@@ -118,10 +118,12 @@ def test_a_job_that_never_calls_shutdown_is_counted(protocol: str, tmp_path: Pat
     assert len(instances) == 1
 
 
-def test_recycled_multiprocessing_workers_are_counted(tmp_path: Path) -> None:
-    """Pool workers end in os._exit(), skipping atexit: their finalizer pushes instead."""
+@pytest.mark.parametrize("mode", ["pool", "pool-initializer"])
+def test_recycled_multiprocessing_workers_are_counted(mode: str, tmp_path: Path) -> None:
+    """Pool workers end in os._exit(), skipping atexit: their finalizer pushes instead,
+    whether configure() ran in the parent or in the pool's initializer."""
     with HttpReceiver() as receiver:
-        _run("pool", receiver, tmp_path, interval_ms=600_000)  # only the final pushes
+        _run(mode, receiver, tmp_path, interval_ms=600_000)  # only the final pushes
         received = receiver.samples()
         instances = receiver.instances()
     assert len(list(tmp_path.glob("ledger-task-*.json"))) == WORKERS

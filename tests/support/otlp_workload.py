@@ -7,7 +7,8 @@ exits without ``shutdown()`` (a batch job): only the at-exit push can count it.
 forked workers each run a workload; two call ``shutdown()``, two just exit.
 
 ``python -m tests.support.otlp_workload pool OUT_DIR``: four tasks on a ``multiprocessing``
-pool recycling its workers after each task (``maxtasksperchild=1``).
+pool recycling its workers after each task (``maxtasksperchild=1``); ``pool-initializer``:
+the same, each worker calling ``configure()`` in the pool's initializer.
 
 Where to push comes from the standard ``OTEL_METRICS_EXPORTER`` / ``OTEL_EXPORTER_OTLP_*``
 environment, as in production. Each workload's ledger (``otel_perf.demo.ledger``, computed
@@ -44,8 +45,20 @@ def _task(i: int, out_dir: str) -> None:
     work(20 + i, Path(out_dir) / f"ledger-task-{i}.json")
 
 
-def main(mode: str, out_dir: Path) -> int:
+def _configure() -> None:
     otel_perf.configure(service_name=SERVICE, prometheus_port=None, thresholds=THRESHOLDS)
+
+
+def main(mode: str, out_dir: Path) -> int:
+    if mode == "pool-initializer":
+        # Each worker configures itself (a Pool initializer, Celery's worker_process_init).
+        context = multiprocessing.get_context("fork")
+        pool = context.Pool(2, initializer=_configure, maxtasksperchild=1)
+        pool.starmap(_task, [(i, str(out_dir)) for i in range(WORKERS)])
+        pool.close()
+        pool.join()
+        return 0
+    _configure()
     if mode == "job":
         work(1, out_dir / "ledger-job.json")
         return 0  # no shutdown(): the at-exit push has to count this job
