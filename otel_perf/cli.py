@@ -288,8 +288,12 @@ def _config(args: argparse.Namespace) -> int:
         "otlp_endpoint",
         "otlp_protocol",
         "price_max_age_days",
+        "metrics_exporter",
+        "otlp_metrics_protocol",
+        "metric_export_interval",
+        "metric_export_timeout",
     ):
-        print(f"  {name:<20} {getattr(settings, name)!r}", file=out)
+        print(f"  {name:<22} {getattr(settings, name)!r}", file=out)
     print("\nSlow thresholds (seconds)", file=out)
     for op, seconds in settings.thresholds.items():
         print(f"  {op:<24} {seconds:g}", file=out)

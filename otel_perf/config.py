@@ -31,6 +31,8 @@ logger = logging.getLogger("otel_perf")
 
 BUILTIN_OPERATIONS: Final = (*GENERATION_OPERATIONS, *RENDER_OPERATIONS.values(), API_OPERATION)
 OTLP_PROTOCOLS: Final = ("grpc", "http/protobuf")
+#: Where metrics go (``OTEL_METRICS_EXPORTER``): the ``/metrics`` server, OTLP push, or both.
+METRICS_EXPORTERS: Final = ("prometheus", "otlp")
 _OPERATION_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DEFAULT_PRICE_MAX_AGE_DAYS: Final = 180.0
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
@@ -55,6 +57,12 @@ ENVIRONMENT: Final = {
     "OTEL_EXPORTER_OTLP_ENDPOINT": "Export spans over OTLP to this endpoint (standard; off when unset).",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "Traces-only OTLP endpoint (standard; wins over the one above).",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "`http/protobuf` (default) or `grpc` (standard).",
+    "OTEL_METRICS_EXPORTER": "`prometheus` (default: the /metrics server), `otlp` (push instead, see docs/otlp.md), `otlp,prometheus` (both); `none` means no push (standard).",
+    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "Protocol of the OTLP metric push, wins over OTEL_EXPORTER_OTLP_PROTOCOL (standard).",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "Where metrics are pushed, wins over OTEL_EXPORTER_OTLP_ENDPOINT (standard; read by the OTLP exporter, as are the other OTEL_EXPORTER_OTLP_METRICS_* variables).",
+    "OTEL_METRIC_EXPORT_INTERVAL": "Milliseconds between OTLP metric pushes (default 60000; standard).",
+    "OTEL_METRIC_EXPORT_TIMEOUT": "Milliseconds one OTLP metric push may take (default 30000; standard).",
+    "OTEL_RESOURCE_ATTRIBUTES": "Resource attributes of the process, on OTLP pushes and on `target_info` (standard).",
 }  # fmt: skip
 
 
@@ -76,6 +84,10 @@ class Settings:
     api_routes: tuple[str, ...] = ()
     otlp_endpoint: str | None = None
     otlp_protocol: str = "http/protobuf"
+    metrics_exporter: tuple[str, ...] = ("prometheus",)
+    otlp_metrics_protocol: str = "http/protobuf"
+    metric_export_interval: float = 60.0  # seconds
+    metric_export_timeout: float = 30.0  # seconds
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -358,6 +370,52 @@ def _resolve_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> st
     return str(_from_env(env, name, lambda raw: _check_protocol(name, raw), "http/protobuf"))
 
 
+def _check_metrics_exporter(name: str, value: Any) -> tuple[str, ...]:
+    accepted = (
+        f"accepted values: {', '.join(METRICS_EXPORTERS)}, a comma-separated combination, or none"
+    )
+    items = _parse_list(value) if isinstance(value, str) else value
+    if not isinstance(items, (tuple, list)) or not all(isinstance(v, str) for v in items):
+        raise ValueError(f"{name}: {accepted}; got {value!r}")
+    names = tuple(dict.fromkeys(v.strip().lower() for v in items))
+    if names == ("none",):
+        # The OpenTelemetry SDK reads this variable too, and `none` there (no SDK metric
+        # export, as under opentelemetry-instrument) must not take otel-perf's own /metrics
+        # away: no push, and the server follows prometheus_port as always.
+        return ("prometheus",)
+    unknown = [v for v in names if v not in METRICS_EXPORTERS]
+    if unknown or not names:
+        raise ValueError(f"{name}: {accepted}; got {value!r}")
+    return names
+
+
+def _resolve_metrics_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str:
+    if _given(arg):
+        return _check_protocol("otlp_metrics_protocol", arg)
+    name = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+    if _env(env, name) is None:
+        name = "OTEL_EXPORTER_OTLP_PROTOCOL"
+    return str(_from_env(env, name, lambda raw: _check_protocol(name, raw), "http/protobuf"))
+
+
+def _milliseconds(setting: str, name: str, default: float) -> Resolver:
+    """A duration given in seconds as an argument, in milliseconds in the environment."""
+
+    def resolve(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> float:
+        if _given(arg):
+            return _check_seconds(setting, arg)
+
+        def parse(raw: str) -> float:
+            try:
+                return _check_seconds(name, float(raw) / 1000)
+            except ValueError:
+                raise ValueError("expected a number of milliseconds > 0") from None
+
+        return float(_from_env(env, name, parse, default))
+
+    return resolve
+
+
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -414,4 +472,18 @@ _RESOLVERS: Final[dict[str, Resolver]] = {
     "api_routes": _simple("api_routes", "OTEL_PERF_API_ROUTES", _check_routes, _parse_list, ()),
     "otlp_endpoint": _resolve_endpoint,
     "otlp_protocol": _resolve_protocol,
+    "metrics_exporter": _simple(
+        "metrics_exporter",
+        "OTEL_METRICS_EXPORTER",
+        _check_metrics_exporter,
+        str,
+        ("prometheus",),
+    ),
+    "otlp_metrics_protocol": _resolve_metrics_protocol,
+    "metric_export_interval": _milliseconds(
+        "metric_export_interval", "OTEL_METRIC_EXPORT_INTERVAL", 60.0
+    ),
+    "metric_export_timeout": _milliseconds(
+        "metric_export_timeout", "OTEL_METRIC_EXPORT_TIMEOUT", 30.0
+    ),
 }

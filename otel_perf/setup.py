@@ -20,10 +20,11 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from otel_perf import tracking
+from otel_perf import otlp_metrics, tracking
 from otel_perf.config import _UNSET, Settings
 from otel_perf.exposition import start_http_server
 from otel_perf.processor import PerformanceSpanProcessor
+from otel_perf.resource import ProcessResource, TargetInfo
 from otel_perf.stats import attach as attach_stats
 from otel_perf.version import __version__
 
@@ -85,6 +86,7 @@ class OtelPerf:
         self._owns_provider = owns_provider
         self._export_processor = export_processor
         self._server = server
+        self._outlets: _Outlets | None = None  # target_info and the OTLP pusher
 
     @property
     def enabled(self) -> bool:
@@ -115,6 +117,10 @@ class OtelPerf:
             self._server = None
         if self.processor is not None:
             self.processor.disable()
+        if self._outlets is not None:
+            self._outlets.shutdown()  # the last OTLP push, after the last span is recorded
+            self._outlets = None
+        if self.processor is not None:
             self.processor.metrics.unregister()
         if self._export_processor is not None:
             self._export_processor.shutdown()
@@ -147,6 +153,10 @@ def configure(
     api_routes: tuple[str, ...] | list[str] | None = None,
     otlp_endpoint: str | None = None,
     otlp_protocol: str | None = None,
+    metrics_exporter: str | tuple[str, ...] | list[str] | None = None,
+    otlp_metrics_protocol: str | None = None,
+    metric_export_interval: float | None = None,
+    metric_export_timeout: float | None = None,
     enabled: bool | None = None,
 ) -> OtelPerf:
     """Set up otel-perf in one call; a second call returns the active handle unchanged.
@@ -173,6 +183,17 @@ def configure(
             ``api_call`` (default ``OTEL_PERF_API_ROUTES``; none).
         otlp_endpoint / otlp_protocol: export spans over OTLP (``http/protobuf`` or ``grpc``);
             default ``OTEL_EXPORTER_OTLP_*``, off when unset.
+        metrics_exporter: where metrics go: ``"prometheus"`` (the embedded ``/metrics``
+            server, the default), ``"otlp"`` (pushed through the OTLP metric exporter
+            instead, see docs/otlp.md) or ``"otlp,prometheus"`` (both); ``"none"`` means no
+            push, as it tells the OpenTelemetry SDK. Default ``OTEL_METRICS_EXPORTER``. The
+            registry (``make_wsgi_app()``) has the metrics whatever is chosen.
+        otlp_metrics_protocol: ``http/protobuf`` or ``grpc`` for the metric push (default
+            ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL``, then ``OTEL_EXPORTER_OTLP_PROTOCOL``); the
+            endpoint, headers and TLS come from the standard ``OTEL_EXPORTER_OTLP_*`` variables.
+        metric_export_interval / metric_export_timeout: seconds between pushes and for one
+            push (default ``OTEL_METRIC_EXPORT_INTERVAL`` / ``_TIMEOUT``, in milliseconds there;
+            60 and 30).
         enabled: ``False`` (or ``OTEL_PERF_ENABLED=false``) makes this a no-op.
 
     Raises:
@@ -196,6 +217,10 @@ def configure(
             api_routes=api_routes,
             otlp_endpoint=otlp_endpoint,
             otlp_protocol=otlp_protocol,
+            metrics_exporter=metrics_exporter,
+            otlp_metrics_protocol=otlp_metrics_protocol,
+            metric_export_interval=metric_export_interval,
+            metric_export_timeout=metric_export_timeout,
             enabled=enabled,
         )
         if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
@@ -225,7 +250,10 @@ def configure(
                 _otlp_exporter(settings, explicit=otlp_endpoint is not None)
             )
             provider.add_span_processor(export)
-        server = _start_server(settings, registry)
+        server = (
+            _start_server(settings, registry) if "prometheus" in settings.metrics_exporter else None
+        )
+        outlets = _Outlets(settings, registry, processor)
         tracking.bind(
             provider.get_tracer("otel_perf", __version__),
             settings.pricing,
@@ -235,6 +263,7 @@ def configure(
         )
         attach_stats(processor.metrics)
         _active = OtelPerf(settings, processor, provider, owns, export, server)
+        _active._outlets = outlets
         return _active
 
 
@@ -287,6 +316,34 @@ def _otlp_exporter(settings: Settings, explicit: bool) -> SpanExporter:
     if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"
     return OTLPSpanExporter(endpoint=endpoint)
+
+
+class _Outlets:
+    """What reads the store besides ``/metrics``: the process resource, shown as
+    ``target_info`` in ``registry`` and pushed with the OTLP metrics."""
+
+    def __init__(
+        self, settings: Settings, registry: CollectorRegistry, processor: PerformanceSpanProcessor
+    ) -> None:
+        self.resource = ProcessResource(settings.service_name)
+        self._registry: CollectorRegistry | None = registry
+        self._target_info = TargetInfo(self.resource)
+        try:
+            registry.register(self._target_info)
+        except ValueError:  # the registry has a target_info already (an SDK Prometheus reader)
+            logger.info("otel-perf: the registry already has a target_info; not adding one")
+            self._registry = None
+        self.pusher = otlp_metrics.start(settings, processor.metrics, self.resource)
+
+    def shutdown(self) -> None:
+        if self.pusher is not None:
+            self.pusher.shutdown()
+        if self._registry is not None:
+            try:
+                self._registry.unregister(self._target_info)
+            except KeyError:
+                pass
+            self._registry = None
 
 
 def _start_server(settings: Settings, registry: CollectorRegistry) -> Any:

@@ -2,7 +2,9 @@
 
 The Collector takes OTLP on gRPC and HTTP, limits memory before batching, sends traces to
 Tempo, and derives span metrics (explicit seconds buckets, a cardinality limit, exemplars)
-for services that do not embed otel-perf's processor. It serves its own metrics on 8888.
+for services that do not embed otel-perf's processor. Metrics pushed over OTLP
+(``OTEL_METRICS_EXPORTER=otlp``, see docs/otlp.md) are served on the span-metrics port
+under their ``/metrics`` names. It serves its own metrics on 8888.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ def collector_config(*, tempo_endpoint: str) -> dict[str, Any]:
             "prometheus": {
                 "endpoint": f"0.0.0.0:{SPANMETRICS_PORT}",
                 "enable_open_metrics": True,
+                # Type and unit suffixes, which the span metrics need (..._seconds_bucket).
+                # otel-perf's OTLP push arrives already named as on /metrics, with units
+                # that add no suffix (otel_perf.otlp_metrics.UNITS), so it keeps the
+                # contract names under this setting and every other.
+                "add_metric_suffixes": True,
+                # Resource attributes go to target_info, not onto every series: the label
+                # sets stay those of /metrics; job and instance come from service.name and
+                # service.instance.id.
+                "resource_to_telemetry_conversion": {"enabled": False},
             },
         },
         "service": {
@@ -93,6 +104,12 @@ def collector_config(*, tempo_endpoint: str) -> dict[str, Any]:
                     "receivers": ["otlp"],
                     "processors": ["memory_limiter", "batch"],
                     "exporters": ["otlp/tempo", "spanmetrics"],
+                },
+                # otel-perf's own metrics pushed by OTEL_METRICS_EXPORTER=otlp processes.
+                "metrics": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "batch"],
+                    "exporters": ["prometheus"],
                 },
                 "metrics/spanmetrics": {
                     "receivers": ["spanmetrics"],

@@ -102,3 +102,4 @@ def test_exposition_passes_promtool_check_metrics():
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert b"otel_perf_operation_duration_seconds_bucket" in text
+    assert b'target_info{service_instance_id="' in text  # the resource, OTel's convention
