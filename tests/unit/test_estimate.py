@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.request
 
 import pytest
@@ -214,4 +215,4 @@ def test_cli_config_warns_about_old_prices(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "warning: model stale: price dated 2020-01-01" in out
     assert "warning: model veo-2.0-generate-001: price dated 2025-06-01" in out  # not re-checked
-    assert "price_max_age_days   365.0" in out
+    assert re.search(r"^  price_max_age_days +365\.0$", out, re.M)
