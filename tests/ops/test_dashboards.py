@@ -187,7 +187,9 @@ def test_grafana_alert_rules_mirror_the_prometheus_rules_and_are_paused():
     groups = _provisioning("alerting/otel-perf-rules.yaml")["groups"]
     rules = {r["uid"]: r for g in groups for r in g["rules"]}
     alerts = all_alerts(CONFIG)
-    assert len(rules) == len(alerts) == 16
+    assert len(rules) == len(alerts) == 19
+    assert {g["folder"] for g in groups} == {CONFIG.grafana.alert_folder}
+    assert CONFIG.grafana.alert_folder != CONFIG.grafana.folder  # no provisioning conflict
     for alert in alerts:
         rule = rules[alert.uid]
         assert rule["title"] == alert.name and rule["for"] == alert.for_
