@@ -47,6 +47,7 @@ class Panel:
     options: dict[str, Any] = field(default_factory=dict)
     transformations: tuple[dict[str, Any], ...] = ()
     overrides: tuple[dict[str, Any], ...] = ()
+    links: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,23 @@ def render_dashboard(dashboard: Dashboard) -> dict[str, Any]:
                     "iconColor": "rgba(0, 211, 255, 1)",
                     "name": "Annotations & Alerts",
                     "type": "dashboard",
-                }
+                },
+                # Prometheus's alerts on every time-series panel (the ALERTS series the
+                # rule evaluator writes): when each otel-perf alert fired, and for what.
+                {
+                    "datasource": dict(DATASOURCE),
+                    "enable": True,
+                    "hide": False,
+                    "iconColor": "red",
+                    "name": "Firing alerts",
+                    "expr": 'ALERTS{alertstate="firing", alertname=~"OtelPerf.+", '
+                    'alertname!="OtelPerfWatchdog", job=~"$service|"}',
+                    "step": "1m",
+                    "titleFormat": "{{alertname}}",
+                    "textFormat": "{{severity}} {{job}} {{project}} {{template}} {{endpoint}}",
+                    "tagKeys": "severity,alertname",
+                    "useValueForTime": False,
+                },
             ]
         },
         "description": dashboard.description,
@@ -209,6 +226,8 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     }
     if panel.transformations:
         data["transformations"] = list(panel.transformations)
+    if panel.links:
+        data["links"] = list(panel.links)
     return data
 
 

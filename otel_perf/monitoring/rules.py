@@ -69,6 +69,7 @@ def window_total(
     by: tuple[str, ...] = (),
     *,
     hourly: str | None = None,
+    selected: str | None = None,
     **matchers: Matcher | tuple[Matcher, ...] | None,
 ) -> str:
     """The one builder of every windowed count and total: ``sum by (by)`` of how much
@@ -80,6 +81,8 @@ def window_total(
     evaluated once an hour, so its samples tile the window exactly (no overlap, no gap)
     and the current hour is not yet included (long windows lag by up to an hour).
     ``by`` must then be a subset of (job, project); matchers apply to those labels.
+    ``selected`` is a ready selector of ``series`` (a dashboard's variable-scoped one) to
+    use instead of building one from ``matchers``.
 
     >>> print(window_total("otel_perf_cost_usd_total", "30d", ("project",), hourly="cost_usd"))
     sum by (project) (sum_over_time(otel_perf:cost_usd:increase1h[30d]))
@@ -99,7 +102,10 @@ def window_total(
         ]
         selected = f"{record}{{{', '.join(parts)}}}" if parts else record
         return f"{group}(sum_over_time({selected}[{window}]))"
-    return f"{group}({increase_exact(selector(series, **matchers), window)})"
+    if selected is not None and matchers:
+        raise ValueError("window_total: pass either a selector or matchers, not both")
+    chosen = selected if selected is not None else selector(series, **matchers)
+    return f"{group}({increase_exact(chosen, window)})"
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,8 @@ class RuleGroup:
     interval: str | None = None
 
 
-def _pct(fraction: float) -> str:
+def pct(fraction: float) -> str:
+    """A fraction as a percentage without float noise: ``0.05`` -> ``5%``."""
     return f"{round(fraction * 100, 6):g}%"
 
 
@@ -292,7 +299,7 @@ def alerting_rules(config: MonitoringConfig) -> tuple[RuleGroup, ...]:
             "critical",
             "Operations are failing above the error-rate threshold.",
             f"{{{{ $value | humanizePercentage }}}} of the operations of {{{{ $labels.job }}}} "
-            f"failed over the last {err.window} (threshold {_pct(err.threshold)}).",
+            f"failed over the last {err.window} (threshold {pct(err.threshold)}).",
         ),
         alert(
             "OtelPerfProjectHighErrorRate",
@@ -304,7 +311,7 @@ def alerting_rules(config: MonitoringConfig) -> tuple[RuleGroup, ...]:
             "A project's operations are failing above its error-rate threshold.",
             f"{{{{ $value | humanizePercentage }}}} of the operations of project "
             f"{{{{ $labels.project }}}} on {{{{ $labels.job }}}} failed over the last "
-            f"{perr.window} (threshold {_pct(perr.threshold)}).",
+            f"{perr.window} (threshold {pct(perr.threshold)}).",
         ),
         alert(
             "OtelPerfApiDegradation",
@@ -327,7 +334,7 @@ def alerting_rules(config: MonitoringConfig) -> tuple[RuleGroup, ...]:
             "Most renders are slower than their threshold.",
             f"{{{{ $value | humanizePercentage }}}} of the completed renders of "
             f"{{{{ $labels.job }}}} were slower than their threshold over the last "
-            f"{slow.window} (threshold {_pct(slow.threshold)}).",
+            f"{slow.window} (threshold {pct(slow.threshold)}).",
         ),
         alert(
             "OtelPerfTemplateFailing",
@@ -365,7 +372,7 @@ def alerting_rules(config: MonitoringConfig) -> tuple[RuleGroup, ...]:
             "The success rate is low.",
             f"Only {{{{ $value | humanizePercentage }}}} of the operations of "
             f"{{{{ $labels.job }}}} succeeded over the last {ok.window} "
-            f"(threshold {_pct(ok.threshold)}).",
+            f"(threshold {pct(ok.threshold)}).",
         ),
         alert(
             "OtelPerfProjectSuccessRateLow",
@@ -377,7 +384,7 @@ def alerting_rules(config: MonitoringConfig) -> tuple[RuleGroup, ...]:
             "A project's success rate is low.",
             f"Only {{{{ $value | humanizePercentage }}}} of the operations of project "
             f"{{{{ $labels.project }}}} on {{{{ $labels.job }}}} succeeded over the last "
-            f"{pok.window} (threshold {_pct(pok.threshold)}).",
+            f"{pok.window} (threshold {pct(pok.threshold)}).",
         ),
     ]
     slo = [_burn_alert(config, burn) for burn in config.slo.burn_windows]
@@ -522,8 +529,8 @@ def _burn_alert(config: MonitoringConfig, burn: BurnWindow) -> AlertRule:
         "The success SLO's error budget is burning fast.",
         f"{{{{ $labels.job }}}} is burning its error budget {number(burn.factor)}x faster "
         f"than sustainable: {{{{ $value | humanizePercentage }}}} of operations failed over "
-        f"the last {burn.long}, and over {_pct(burn.factor * budget)} in the last {burn.short} "
-        f"too (SLO {_pct(slo.target)} success).",
+        f"the last {burn.long}, and over {pct(burn.factor * budget)} in the last {burn.short} "
+        f"too (SLO {pct(slo.target)} success).",
         long_window=burn.long,
         short_window=burn.short,
     )
