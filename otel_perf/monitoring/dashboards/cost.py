@@ -262,12 +262,12 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             ),
         ),
     )
-    panels = with_links(config, panels, health=False)
+    linked = with_links(config, panels, health=False)
     return Dashboard(
         uid=config.grafana.dashboards.cost,
         title="otel-perf / Cost & efficiency",
         description="Story 6.2 AC3: cost summary, time analysis, efficiency and error trends.",
-        panels=panels,
+        panels=linked,
         variables=variables(),
         datasource_name=config.grafana.prometheus.name,
         datasource_uid=config.grafana.prometheus.uid,

@@ -232,12 +232,12 @@ def health_dashboard(config: MonitoringConfig) -> Dashboard:
             max=1,
         ),
     )
-    panels = with_links(config, panels, health=True)
+    linked = with_links(config, panels, health=True)
     return Dashboard(
         uid=config.grafana.dashboards.health,
         title="otel-perf / Render & API health",
         description="TRACK-008: render failures, API errors, slow operations and latency.",
-        panels=panels,
+        panels=linked,
         variables=variables(),
         datasource_name=config.grafana.prometheus.name,
         datasource_uid=config.grafana.prometheus.uid,

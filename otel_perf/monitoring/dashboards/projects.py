@@ -121,12 +121,12 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
             height=9,
         ),
     )
-    panels = with_links(config, panels, health=False)
+    linked = with_links(config, panels, health=False)
     return Dashboard(
         uid=config.grafana.dashboards.projects,
         title="otel-perf / Project comparison",
         description="Story 6.2 AC5: cost, time, error rate and success rate per project.",
-        panels=panels,
+        panels=linked,
         variables=variables(),
         datasource_name=config.grafana.prometheus.name,
         datasource_uid=config.grafana.prometheus.uid,
