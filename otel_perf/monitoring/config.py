@@ -237,6 +237,26 @@ class GrafanaSettings:
     alerting: str = field(default="prometheus", metadata=_meta(_one_of("prometheus", "grafana")))
 
 
+def _address(value: Any) -> str | None:
+    parts = value.split(".")
+    ok = len(parts) == 4 and all(p.isdigit() and 0 <= int(p) <= 255 for p in parts)
+    return None if ok else "must be an IPv4 address such as 127.0.0.1 or 0.0.0.0"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The compose stack: where ports are published, the Collector's memory, shutdown."""
+
+    #: Published ports listen here only; 0.0.0.0 exposes the UIs (anonymous Grafana
+    #: viewers included) to the network.
+    bind_address: str = field(default="127.0.0.1", metadata=_meta(_address))
+    #: The Collector container's memory limit; its memory_limiter is sized from it.
+    collector_memory_limit_mib: int = field(default=512, metadata=_meta(_positive))
+    #: How long ``docker compose stop`` waits before killing: the demo flushes its last
+    #: spans and metrics, the Collector drains its batches, Prometheus closes its head.
+    stop_grace_period: str = field(default="30s", metadata=_meta(_duration))
+
+
 @dataclass(frozen=True)
 class ExternalUrls:
     """The browser-facing URLs of the compose stack's UIs."""
@@ -264,6 +284,7 @@ class MonitoringConfig:
     #: Where people reach each UI (``--web.external-url``, Grafana's ``root_url``): the
     #: links Prometheus, Alertmanager and Grafana put in notifications.
     external_urls: ExternalUrls = ExternalUrls()
+    stack: StackSettings = StackSettings()
 
     def runbook_url(self, anchor: str) -> str:
         """The runbook link of one alert section."""
