@@ -115,7 +115,8 @@ def receiver_name(severity: str) -> str:
 def inhibit_rules() -> list[dict[str, Any]]:
     """What a firing alert mutes, so one failure pages once:
 
-    * a critical alert mutes the same job's warnings and infos, a warning its infos;
+    * for the same job and alert, critical mutes warning and info, warning mutes info (the
+      burn-rate pairs); other alerts of the job still notify, each names its own action;
     * OtelPerfHighErrorRate mutes OtelPerfSuccessRateLow (the same failures, seen twice),
       and the per-project error-rate alert the same project's success-rate alert;
     * OtelPerfTelemetryAbsent mutes every other alert of that job: with no data, burn
@@ -125,12 +126,12 @@ def inhibit_rules() -> list[dict[str, Any]]:
         {
             "source_matchers": ['severity="critical"'],
             "target_matchers": ['severity=~"warning|info"'],
-            "equal": ["job"],
+            "equal": ["alertname", "job"],
         },
         {
             "source_matchers": ['severity="warning"'],
             "target_matchers": ['severity="info"'],
-            "equal": ["job"],
+            "equal": ["alertname", "job"],
         },
         {
             "source_matchers": ['alertname="OtelPerfHighErrorRate"'],

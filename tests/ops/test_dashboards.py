@@ -55,7 +55,7 @@ def test_dashboards_have_templated_datasource_and_the_four_variables():
         assert variables["datasource"]["query"] == "prometheus"
         assert (
             "label_values(otel_perf_operation_duration_seconds_count, job)"
-            == (variables["service"]["definition"])
+            == (variables["service"]["query"]["query"])
         )
         for name in ("service", "project", "operation", "model"):
             v = variables[name]
@@ -251,8 +251,10 @@ def test_every_panel_links_to_traces_and_non_health_panels_to_the_health_dashboa
 def test_time_series_panels_show_firing_alerts():
     """Every dashboard annotates its time series with Prometheus's firing otel-perf alerts."""
     for dashboard in DASHBOARDS.values():
-        (alerts,) = [a for a in dashboard["annotations"]["list"] if a.get("expr")]
-        assert alerts["expr"].startswith('ALERTS{alertstate="firing", alertname=~"OtelPerf.+"')
+        (alerts,) = [a for a in dashboard["annotations"]["list"] if a.get("target")]
+        assert alerts["target"]["expr"].startswith(
+            'ALERTS{alertstate="firing", alertname=~"OtelPerf.+"'
+        )
         assert alerts["enable"] and alerts["datasource"]["uid"] == "${datasource}"
 
 
