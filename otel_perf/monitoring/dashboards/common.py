@@ -90,6 +90,7 @@ def total(
     series: str,
     by: tuple[str, ...] = (),
     window: str = RANGE,
+    /,
     *,
     common_with: str | None = None,
     **fixed: Matcher | tuple[Matcher, ...],
@@ -102,17 +103,24 @@ def total(
     )
 
 
-def scoped_ratio(numerator: str, denominator: str, **fixed: Matcher | tuple[Matcher, ...]) -> str:
-    """``total(numerator) / total(denominator)`` over the time range, both sides filtered by
-    the same variables (those both series carry), 0 when nothing matched the numerator."""
+def scoped_ratio(
+    numerator: str,
+    denominator: str,
+    top: dict[str, Matcher | tuple[Matcher, ...]] | None = None,
+    bottom: dict[str, Matcher | tuple[Matcher, ...]] | None = None,
+) -> str:
+    """``total(numerator{top}) / total(denominator{bottom})`` over the time range, both
+    sides filtered by the same variables (those both series carry), 0 when nothing matched
+    the numerator.
+
+    >>> top, bottom = scoped_ratio(COUNT, COUNT, {"status": Re("error")}).split("\\n/\\n")
+    >>> 'status=~"error"' in top, "status" in bottom
+    (True, False)
+    """
     return ratio_or_zero(
-        total(numerator, common_with=denominator, **_only(numerator, fixed)),
-        total(denominator, common_with=numerator, **_only(denominator, fixed)),
+        total(numerator, common_with=denominator, **(top or {})),
+        total(denominator, common_with=numerator, **(bottom or {})),
     )
-
-
-def _only(series: str, fixed: dict[str, Matcher | tuple[Matcher, ...]]) -> dict[str, Any]:
-    return {k: v for k, v in fixed.items() if k in labels_of(series)}
 
 
 def with_links(

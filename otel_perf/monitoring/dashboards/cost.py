@@ -57,7 +57,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Successful operations / all attempts in the time range "
             "(cancelled operations are neither).",
             "percentunit",
-            (Query("1 - " + scoped_ratio(COUNT, COUNT, status=Eq("error")), instant=True),),
+            (Query("1 - " + scoped_ratio(COUNT, COUNT, {"status": Eq("error")}), instant=True),),
             width=6,
             height=5,
             min=0,
@@ -168,7 +168,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Retry attempts per successful operation in the "
             "time range (Story 6.2: average retries per successful generation).",
             "short",
-            (Query(scoped_ratio(M.RETRIES, COUNT, status=success), instant=True),),
+            (Query(scoped_ratio(M.RETRIES, COUNT, bottom={"status": success}), instant=True),),
             width=4,
             height=8,
             thresholds=(("green", None), ("orange", 0.5), ("red", 1.5)),
@@ -219,7 +219,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Error rate",
             "Failed operations / all attempts in the time range.",
             "percentunit",
-            (Query(scoped_ratio(COUNT, COUNT, status=Eq("error")), instant=True),),
+            (Query(scoped_ratio(COUNT, COUNT, {"status": Eq("error")}), instant=True),),
             width=4,
             height=8,
             thresholds=(("green", None), ("red", config.alerts.high_error_rate.threshold)),

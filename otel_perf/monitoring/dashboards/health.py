@@ -151,7 +151,12 @@ def health_dashboard(config: MonitoringConfig) -> Dashboard:
             "percentunit",
             (
                 Query(
-                    scoped_ratio(M.SLOW_OPERATIONS, COUNT, operation=renders, status=Eq("success")),
+                    scoped_ratio(
+                        M.SLOW_OPERATIONS,
+                        COUNT,
+                        {"operation": renders},
+                        {"operation": renders, "status": Eq("success")},
+                    ),
                     instant=True,
                 ),
             ),
