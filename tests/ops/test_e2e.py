@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections import defaultdict
@@ -142,7 +143,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stack
         for stack in started.values():
             stack.stop()
         if _MEASURED:  # the alert timings and dashboard totals, for the record
-            report = root / "measured.json"
+            report = Path(os.environ.get("OTEL_PERF_E2E_REPORT", root / "measured.json"))
             report.write_text(json.dumps(_MEASURED, indent=2, sort_keys=True) + "\n")
             print(f"\nend-to-end measurements: {report}")
 
@@ -508,19 +509,25 @@ def _ratio_targets(config: MonitoringConfig) -> list[tuple[str, str]]:
     ]
 
 
+def _grafana_regex_escape(value: str) -> str:
+    """A variable value as Grafana puts it into a PromQL regex matcher (the Prometheus
+    datasource's prometheusRegularEscape: regex metacharacters get ``\\\\``)."""
+    return re.sub(r"([$^*{}\[\]'+?.()|])", r"\\\\\1", value.replace("\\", "\\\\\\\\"))
+
+
 def test_every_ratio_stays_within_0_and_1_under_every_single_variable(stacks):
     """Setting any one variable to any one of its values (the others All) keeps every
     share between 0 and 1: both sides of a ratio are filtered alike."""
     stack = stacks["failing"]
     targets = _ratio_targets(stack.config)
-    assert len(targets) >= 8
+    assert len(targets) >= 6
     checked = 0
     for variable, label in (("service", "job"), ("project", "project"),
                             ("operation", "operation"), ("model", "model")):  # fmt: skip
         offered = {s.get(label, "") for s in stack.prometheus.api("series", **{"match[]": COUNT})}
         for value in sorted(v for v in offered if v):
             for title, expr in targets:
-                query = _substitute(expr, **{variable: re.escape(value)})
+                query = _substitute(expr, **{variable: _grafana_regex_escape(value)})
                 for result in stack.prometheus.query(query):
                     share = float(result["value"][1])
                     assert 0 <= share <= 1, (variable, value, title, share)
