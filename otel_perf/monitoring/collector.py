@@ -31,8 +31,16 @@ def bucket(value: float) -> str:
     return f"{value:g}s"
 
 
-def collector_config(*, tempo_endpoint: str) -> dict[str, Any]:
-    """``collector-config/otelcol.yaml``."""
+def memory_limiter(container_limit_mib: int) -> dict[str, Any]:
+    """The memory_limiter for a container limited to ``container_limit_mib``: refuse data at
+    80% of it, with a 20% spike margin, so the Go runtime never reaches the kernel's limit.
+    """
+    limit = container_limit_mib * 4 // 5
+    return {"check_interval": "1s", "limit_mib": limit, "spike_limit_mib": limit // 4}
+
+
+def collector_config(*, tempo_endpoint: str, memory_limit_mib: int = 512) -> dict[str, Any]:
+    """``collector-config/otelcol.yaml`` for a container limited to ``memory_limit_mib``."""
     return {
         "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
         "receivers": {
@@ -45,11 +53,7 @@ def collector_config(*, tempo_endpoint: str) -> dict[str, Any]:
         },
         "processors": {
             # First in every pipeline: refuse data before the process runs out of memory.
-            "memory_limiter": {
-                "check_interval": "1s",
-                "limit_percentage": 80,
-                "spike_limit_percentage": 20,
-            },
+            "memory_limiter": memory_limiter(memory_limit_mib),
             "batch": {"send_batch_size": 8192, "timeout": "5s"},
         },
         "connectors": {

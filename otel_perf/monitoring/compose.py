@@ -14,7 +14,9 @@ from otel_perf.monitoring.provisioning import DASHBOARDS_PATH
 
 COLLECTOR_IMAGE: Final = "otel/opentelemetry-collector-contrib:0.130.0"
 TEMPO_IMAGE: Final = "grafana/tempo:2.8.1"
-PROMETHEUS_IMAGE: Final = "prom/prometheus:v2.53.4"
+#: 3.13 is the Prometheus LTS line supported until July 2027 (2.53, the previous pin, went
+#: out of support in July 2025); the rules use nothing newer than this machine's promtool.
+PROMETHEUS_IMAGE: Final = "prom/prometheus:v3.13.2"
 ALERTMANAGER_IMAGE: Final = "prom/alertmanager:v0.28.1"
 GRAFANA_IMAGE: Final = "grafana/grafana:12.1.1"
 DEMO_IMAGE: Final = "otel-perf-demo:local"
@@ -23,6 +25,14 @@ DEMO_PORT: Final = 9464
 PROMETHEUS_PORT: Final = 9090
 ALERTMANAGER_PORT: Final = 9093
 GRAFANA_PORT: Final = 3000
+RUNBOOKS_PORT: Final = 8088
+#: docs/ over HTTP for the runbook links in notifications, Markdown shown as text.
+_RUNBOOK_SERVER: Final = (
+    "import functools, http.server as s; H = s.SimpleHTTPRequestHandler; "
+    "H.extensions_map['.md'] = 'text/plain; charset=utf-8'; "
+    f"s.ThreadingHTTPServer(('0.0.0.0', {RUNBOOKS_PORT}), "
+    "functools.partial(H, directory='/srv/docs')).serve_forever()"
+)
 
 
 def _wget(url: str) -> dict[str, Any]:
@@ -35,7 +45,15 @@ def _wget(url: str) -> dict[str, Any]:
 
 
 def compose(config: MonitoringConfig) -> dict[str, Any]:
-    """``docker-compose.yml``. ``docker compose up`` builds the demo and starts everything."""
+    """``docker-compose.yml``. ``docker compose up`` builds the demo and starts everything.
+
+    Published ports listen on ``stack.bind_address`` (127.0.0.1 unless you change it)."""
+    stack = config.stack
+    urls = config.external_urls
+
+    def publish(port: int) -> str:
+        return f"{stack.bind_address}:{port}:{port}"
+
     return {
         "name": "otel-perf",
         "services": {
@@ -48,7 +66,7 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
                 },
                 "expose": [str(DEMO_PORT)],
-                "ports": [f"{DEMO_PORT}:{DEMO_PORT}"],
+                "ports": [publish(DEMO_PORT)],
                 "healthcheck": {
                     "test": [
                         "CMD",
@@ -62,6 +80,7 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                     "retries": 6,
                 },
                 "depends_on": {"otel-collector": {"condition": "service_started"}},
+                "stop_grace_period": stack.stop_grace_period,
                 "restart": "unless-stopped",
             },
             "otel-collector": {
@@ -78,10 +97,10 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                         C.HEALTH_PORT,
                     )
                 ],
-                "ports": [
-                    f"{C.OTLP_GRPC_PORT}:{C.OTLP_GRPC_PORT}",
-                    f"{C.OTLP_HTTP_PORT}:{C.OTLP_HTTP_PORT}",
-                ],
+                "ports": [publish(C.OTLP_GRPC_PORT), publish(C.OTLP_HTTP_PORT)],
+                # The memory_limiter in otelcol.yaml is sized from this limit.
+                "mem_limit": f"{stack.collector_memory_limit_mib}m",
+                "stop_grace_period": stack.stop_grace_period,
                 # The image is distroless (no shell, no wget): Docker cannot probe it, so the
                 # health_check extension on 13133 is for orchestrators that probe over HTTP.
                 "depends_on": {"tempo": {"condition": "service_healthy"}},
@@ -109,6 +128,9 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                     "--config.file=/etc/prometheus/prometheus.yml",
                     "--storage.tsdb.path=/prometheus",
                     f"--storage.tsdb.retention.time={config.prometheus.retention}",
+                    f"--web.external-url={urls.prometheus}",
+                    # `otel-perf purge` deletes series through the admin API; the port is
+                    # published on stack.bind_address (127.0.0.1) only.
                     "--web.enable-admin-api",
                     "--web.enable-lifecycle",
                     "--enable-feature=exemplar-storage",
@@ -119,7 +141,8 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                     "prometheus-data:/prometheus",
                 ],
                 "expose": [str(PROMETHEUS_PORT)],
-                "ports": [f"{PROMETHEUS_PORT}:{PROMETHEUS_PORT}"],
+                "ports": [publish(PROMETHEUS_PORT)],
+                "stop_grace_period": stack.stop_grace_period,
                 "healthcheck": _wget(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready"),
                 "depends_on": {"alertmanager": {"condition": "service_healthy"}},
                 "restart": "unless-stopped",
@@ -129,13 +152,14 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                 "command": [
                     "--config.file=/etc/alertmanager/alertmanager.yml",
                     "--storage.path=/alertmanager",
+                    f"--web.external-url={urls.alertmanager}",
                 ],
                 "volumes": [
                     "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
                     "alertmanager-data:/alertmanager",
                 ],
                 "expose": [str(ALERTMANAGER_PORT)],
-                "ports": [f"{ALERTMANAGER_PORT}:{ALERTMANAGER_PORT}"],
+                "ports": [publish(ALERTMANAGER_PORT)],
                 "healthcheck": _wget(f"http://127.0.0.1:{ALERTMANAGER_PORT}/-/ready"),
                 "restart": "unless-stopped",
             },
@@ -146,6 +170,7 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                     "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
                     "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH": f"{DASHBOARDS_PATH}/{config.grafana.dashboards.cost}.json",
                     "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                    "GF_SERVER_ROOT_URL": urls.grafana,
                 },
                 "volumes": [
                     "./grafana/provisioning:/etc/grafana/provisioning:ro",
@@ -153,12 +178,23 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                     "grafana-data:/var/lib/grafana",
                 ],
                 "expose": [str(GRAFANA_PORT)],
-                "ports": [f"{GRAFANA_PORT}:{GRAFANA_PORT}"],
+                "ports": [publish(GRAFANA_PORT)],
                 "healthcheck": _wget(f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
                 "depends_on": {
                     "prometheus": {"condition": "service_healthy"},
                     "tempo": {"condition": "service_healthy"},
                 },
+                "restart": "unless-stopped",
+            },
+            "runbooks": {
+                # The runbook links in every notification (runbook_base_url) open here.
+                "image": DEMO_IMAGE,
+                "pull_policy": "never",  # built for the demo service
+                "command": ["python", "-c", _RUNBOOK_SERVER],
+                "volumes": ["./docs:/srv/docs:ro"],
+                "expose": [str(RUNBOOKS_PORT)],
+                "ports": [publish(RUNBOOKS_PORT)],
+                "depends_on": {"demo": {"condition": "service_started"}},
                 "restart": "unless-stopped",
             },
         },

@@ -62,6 +62,11 @@ def _nonempty(value: Any) -> str | None:
     return None if value else "must not be empty"
 
 
+def _absolute_url(value: Any) -> str | None:
+    ok = value.startswith(("http://", "https://")) and "://" in value and len(value) > 8
+    return None if ok else "must be an absolute http:// or https:// URL"
+
+
 @dataclass(frozen=True)
 class RatioAlert:
     """An alert on a ratio over a window, silent below ``min_operations`` in the window."""
@@ -79,6 +84,16 @@ class CountAlert:
     threshold: float = field(metadata=_meta(_not_negative))
     window: str = field(metadata=_meta(_duration))
     for_: str = field(metadata=_meta(_duration, key="for"))
+
+
+@dataclass(frozen=True)
+class StreakAlert:
+    """An alert on a gauge streak, held ``keep_firing_for`` after it clears (no flapping)."""
+
+    threshold: float = field(metadata=_meta(_not_negative))
+    window: str = field(metadata=_meta(_duration))
+    for_: str = field(metadata=_meta(_duration, key="for"))
+    keep_firing_for: str = field(default="0s", metadata=_meta(_duration))
 
 
 @dataclass(frozen=True)
@@ -101,11 +116,17 @@ class Alerts:
     """Thresholds, windows and ``for`` of every alert (defaults from the seeds)."""
 
     high_error_rate: RatioAlert = RatioAlert(threshold=0.05, window="15m", for_="5m")
+    #: Story 6.2 AC6: "Error rate exceeds 20%", per project.
+    project_error_rate: RatioAlert = RatioAlert(threshold=0.2, window="15m", for_="5m")
     api_degradation: CountAlert = CountAlert(threshold=10, window="5m", for_="0s")
     slow_renders: RatioAlert = RatioAlert(threshold=0.5, window="30m", for_="5m")
     template_failing: CountAlert = CountAlert(threshold=3, window="1h", for_="0s")
-    consecutive_api_errors: CountAlert = CountAlert(threshold=3, window="2m", for_="0s")
+    consecutive_api_errors: StreakAlert = StreakAlert(
+        threshold=3, window="2m", for_="0s", keep_firing_for="10m"
+    )
     success_rate_low: RatioAlert = RatioAlert(threshold=0.6, window="15m", for_="5m")
+    #: Story 6.2 AC6: "Success rate dropped to 60%", per project.
+    project_success_rate_low: RatioAlert = RatioAlert(threshold=0.6, window="15m", for_="5m")
     project_cost_high: Pending = Pending(for_="0s")
     telemetry_absent: WindowAlert = WindowAlert(window="1h", for_="5m")
     operations_stuck: WindowAlert = WindowAlert(window="1h", for_="5m")
@@ -139,6 +160,9 @@ class Slo:
     """The success SLO: share of operations that succeed, and its burn-rate alerts."""
 
     target: float = field(default=0.99, metadata=_meta(_fraction))
+    #: The SLO period: the error budget is spent over this window (recorded from hourly
+    #: increases, see ``rules.recording_rules``).
+    period: str = field(default="30d", metadata=_meta(_duration))
     min_operations: int = field(default=10, metadata=_meta(_positive))
     burn_windows: tuple[BurnWindow, ...] = field(
         default=DEFAULT_BURN_WINDOWS, metadata=_meta(_nonempty)
@@ -173,6 +197,10 @@ class AlertmanagerSettings:
     critical_webhooks: tuple[str, ...] = ()
     warning_webhooks: tuple[str, ...] = ()
     info_webhooks: tuple[str, ...] = ()
+    #: The dead man's switch: where OtelPerfWatchdog (always firing) is sent, every
+    #: ``watchdog_repeat_interval``; silence there means the alerting pipeline is broken.
+    watchdog_webhooks: tuple[str, ...] = ()
+    watchdog_repeat_interval: str = field(default="5m", metadata=_meta(_duration))
 
 
 @dataclass(frozen=True)
@@ -199,11 +227,43 @@ class GrafanaSettings:
     prometheus: Datasource = Datasource(name="Prometheus", uid="otel-perf-prometheus")
     tempo: Datasource = Datasource(name="Tempo", uid="otel-perf-tempo")
     folder: str = field(default="otel-perf", metadata=_meta(_uid))
+    #: The Grafana-managed alert rules live in a folder of their own: a dashboard provider
+    #: and alert provisioning that both create one folder conflict at startup.
+    alert_folder: str = field(default="otel-perf-alerts", metadata=_meta(_uid))
     dashboards: DashboardUids = DashboardUids()
     #: ``prometheus``: Prometheus evaluates and sends to Alertmanager, Grafana's copies are
     #: paused. ``grafana``: Grafana evaluates (and sends to the same Alertmanager), and
     #: Prometheus evaluates without sending. Never both: one condition pages once.
     alerting: str = field(default="prometheus", metadata=_meta(_one_of("prometheus", "grafana")))
+
+
+def _address(value: Any) -> str | None:
+    parts = value.split(".")
+    ok = len(parts) == 4 and all(p.isdigit() and 0 <= int(p) <= 255 for p in parts)
+    return None if ok else "must be an IPv4 address such as 127.0.0.1 or 0.0.0.0"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The compose stack: where ports are published, the Collector's memory, shutdown."""
+
+    #: Published ports listen here only; 0.0.0.0 exposes the UIs (anonymous Grafana
+    #: viewers included) to the network.
+    bind_address: str = field(default="127.0.0.1", metadata=_meta(_address))
+    #: The Collector container's memory limit; its memory_limiter is sized from it.
+    collector_memory_limit_mib: int = field(default=512, metadata=_meta(_positive))
+    #: How long ``docker compose stop`` waits before killing: the demo flushes its last
+    #: spans and metrics, the Collector drains its batches, Prometheus closes its head.
+    stop_grace_period: str = field(default="30s", metadata=_meta(_duration))
+
+
+@dataclass(frozen=True)
+class ExternalUrls:
+    """The browser-facing URLs of the compose stack's UIs."""
+
+    prometheus: str = field(default="http://localhost:9090", metadata=_meta(_absolute_url))
+    alertmanager: str = field(default="http://localhost:9093", metadata=_meta(_absolute_url))
+    grafana: str = field(default="http://localhost:3000", metadata=_meta(_absolute_url))
 
 
 @dataclass(frozen=True)
@@ -216,7 +276,15 @@ class MonitoringConfig:
     prometheus: PrometheusSettings = PrometheusSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     grafana: GrafanaSettings = GrafanaSettings()
-    runbook_base_url: str = field(default="docs/runbooks.md", metadata=_meta(_nonempty))
+    #: Absolute, so links in notifications open from a pager or chat. The default is the
+    #: compose stack's runbook server (``docs/`` served on 127.0.0.1).
+    runbook_base_url: str = field(
+        default="http://localhost:8088/runbooks.md", metadata=_meta(_absolute_url)
+    )
+    #: Where people reach each UI (``--web.external-url``, Grafana's ``root_url``): the
+    #: links Prometheus, Alertmanager and Grafana put in notifications.
+    external_urls: ExternalUrls = ExternalUrls()
+    stack: StackSettings = StackSettings()
 
     def runbook_url(self, anchor: str) -> str:
         """The runbook link of one alert section."""

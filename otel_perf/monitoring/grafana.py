@@ -47,6 +47,7 @@ class Panel:
     options: dict[str, Any] = field(default_factory=dict)
     transformations: tuple[dict[str, Any], ...] = ()
     overrides: tuple[dict[str, Any], ...] = ()
+    links: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,26 @@ def render_dashboard(dashboard: Dashboard) -> dict[str, Any]:
                     "iconColor": "rgba(0, 211, 255, 1)",
                     "name": "Annotations & Alerts",
                     "type": "dashboard",
-                }
+                },
+                # Prometheus's alerts on every time-series panel (the ALERTS series the
+                # rule evaluator writes): when each otel-perf alert fired, and for what.
+                {
+                    "datasource": dict(DATASOURCE),
+                    "enable": True,
+                    "hide": False,
+                    "iconColor": "red",
+                    "name": "Firing alerts",
+                    "target": {
+                        "refId": "Anno",
+                        "expr": 'ALERTS{alertstate="firing", alertname=~"OtelPerf.+", '
+                        'alertname!="OtelPerfWatchdog", job=~"$service|"}',
+                        "interval": "1m",
+                    },
+                    "titleFormat": "{{alertname}}",
+                    "textFormat": "{{severity}} {{job}} {{project}} {{template}} {{endpoint}}",
+                    "tagKeys": "severity,alertname",
+                    "useValueForTime": False,
+                },
             ]
         },
         "description": dashboard.description,
@@ -164,6 +184,7 @@ def render_dashboard(dashboard: Dashboard) -> dict[str, Any]:
                 "tags": list(dashboard.tags),
                 "targetBlank": False,
                 "title": "otel-perf dashboards",
+                "tooltip": "",
                 "type": "dashboards",
             }
         ],
@@ -209,7 +230,26 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     }
     if panel.transformations:
         data["transformations"] = list(panel.transformations)
+    if panel.links:
+        data["links"] = [_link(link) for link in panel.links]
     return data
+
+
+def _link(link: dict[str, Any]) -> dict[str, Any]:
+    """A panel link in the schema's full ``DashboardLink`` form (the URL carries the time
+    range and variables itself)."""
+    return {
+        "asDropdown": False,
+        "icon": "external link",
+        "includeVars": False,
+        "keepTime": False,
+        "tags": [],
+        "targetBlank": bool(link.get("targetBlank", False)),
+        "title": link["title"],
+        "tooltip": link.get("tooltip", ""),
+        "type": "link",
+        "url": link["url"],
+    }
 
 
 def _target(query: Query, ref_id: str) -> dict[str, Any]:
@@ -250,7 +290,6 @@ def _variables(dashboard: Dashboard) -> list[dict[str, Any]]:
                 "label": variable.label,
                 "type": "query",
                 "datasource": dict(DATASOURCE),
-                "definition": variable.query,
                 "query": {
                     "qryType": 1,
                     "query": variable.query,

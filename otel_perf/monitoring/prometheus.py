@@ -14,6 +14,9 @@ from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.durations import seconds
 from otel_perf.monitoring.rules import (
     SEVERITIES,
+    TELEMETRY_ABSENT,
+    WATCHDOG,
+    WATCHDOG_SEVERITY,
     AlertRule,
     RecordingRule,
     RuleGroup,
@@ -33,16 +36,25 @@ class ScrapeJob:
 
 def rule_file(groups: Sequence[RuleGroup]) -> dict[str, Any]:
     """A Prometheus rule file (``groups:``) from rule groups."""
-    return {"groups": [{"name": g.name, "rules": [_rule(r) for r in g.rules]} for g in groups]}
+    return {"groups": [_group(g) for g in groups]}
+
+
+def _group(group: RuleGroup) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": group.name}
+    if group.interval:
+        data["interval"] = group.interval
+    data["rules"] = [_rule(r) for r in group.rules]
+    return data
 
 
 def _rule(rule: AlertRule | RecordingRule) -> dict[str, Any]:
     if isinstance(rule, RecordingRule):
         return {"record": rule.record, "expr": rule.expr}
+    data: dict[str, Any] = {"alert": rule.name, "expr": rule.expr, "for": rule.for_}
+    if rule.keep_firing_for != "0s":
+        data["keep_firing_for"] = rule.keep_firing_for
     return {
-        "alert": rule.name,
-        "expr": rule.expr,
-        "for": rule.for_,
+        **data,
         "labels": rule.all_labels,
         "annotations": {
             "summary": rule.summary,
@@ -96,12 +108,51 @@ def _job(job: ScrapeJob) -> dict[str, Any]:
 
 
 def receiver_name(severity: str) -> str:
-    """The Alertmanager receiver of one severity."""
-    return f"otel-perf-{severity}"
+    """The Alertmanager receiver of one severity (``none``: the Watchdog's)."""
+    return "otel-perf-watchdog" if severity == WATCHDOG_SEVERITY else f"otel-perf-{severity}"
+
+
+def inhibit_rules() -> list[dict[str, Any]]:
+    """What a firing alert mutes, so one failure pages once:
+
+    * for the same job and alert, critical mutes warning and info, warning mutes info (the
+      burn-rate pairs); other alerts of the job still notify, each names its own action;
+    * OtelPerfHighErrorRate mutes OtelPerfSuccessRateLow (the same failures, seen twice),
+      and the per-project error-rate alert the same project's success-rate alert;
+    * OtelPerfTelemetryAbsent mutes every other alert of that job: with no data, burn
+      rates and ratios describe the past, not the outage.
+    """
+    return [
+        {
+            "source_matchers": ['severity="critical"'],
+            "target_matchers": ['severity=~"warning|info"'],
+            "equal": ["alertname", "job"],
+        },
+        {
+            "source_matchers": ['severity="warning"'],
+            "target_matchers": ['severity="info"'],
+            "equal": ["alertname", "job"],
+        },
+        {
+            "source_matchers": ['alertname="OtelPerfHighErrorRate"'],
+            "target_matchers": ['alertname="OtelPerfSuccessRateLow"'],
+            "equal": ["job"],
+        },
+        {
+            "source_matchers": ['alertname="OtelPerfProjectHighErrorRate"'],
+            "target_matchers": ['alertname="OtelPerfProjectSuccessRateLow"'],
+            "equal": ["job", "project"],
+        },
+        {
+            "source_matchers": [f'alertname="{TELEMETRY_ABSENT}"'],
+            "target_matchers": [f'alertname!="{TELEMETRY_ABSENT}"', f'alertname!="{WATCHDOG}"'],
+            "equal": ["job"],
+        },
+    ]
 
 
 def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
-    """``alertmanager.yml``: one receiver per severity, critical inhibits the rest.
+    """``alertmanager.yml``: one receiver per severity, the Watchdog's own, inhibitions.
 
     A receiver without webhooks is valid: its alerts are visible in the Alertmanager UI
     until you add your pager, chat or ticket integration (``alertmanager.*_webhooks``).
@@ -111,15 +162,21 @@ def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
         "critical": am.critical_webhooks,
         "warning": am.warning_webhooks,
         "info": am.info_webhooks,
+        WATCHDOG_SEVERITY: am.watchdog_webhooks,
     }
     receivers = []
-    for severity in SEVERITIES:
+    for severity, urls in webhooks.items():
         receiver: dict[str, Any] = {"name": receiver_name(severity)}
-        if webhooks[severity]:
-            receiver["webhook_configs"] = [
-                {"url": url, "send_resolved": True} for url in webhooks[severity]
-            ]
+        if urls:
+            receiver["webhook_configs"] = [{"url": url, "send_resolved": True} for url in urls]
         receivers.append(receiver)
+    watchdog_route = {
+        "matchers": [f'alertname="{WATCHDOG}"'],
+        "receiver": receiver_name(WATCHDOG_SEVERITY),
+        "group_wait": "0s",
+        "group_interval": am.watchdog_repeat_interval,
+        "repeat_interval": am.watchdog_repeat_interval,
+    }
     return {
         "route": {
             "receiver": receiver_name("warning"),
@@ -128,16 +185,13 @@ def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
             "group_interval": am.group_interval,
             "repeat_interval": am.repeat_interval,
             "routes": [
-                {"matchers": [f'severity="{severity}"'], "receiver": receiver_name(severity)}
-                for severity in SEVERITIES
+                watchdog_route,
+                *(
+                    {"matchers": [f'severity="{severity}"'], "receiver": receiver_name(severity)}
+                    for severity in SEVERITIES
+                ),
             ],
         },
-        "inhibit_rules": [
-            {
-                "source_matchers": ['severity="critical"'],
-                "target_matchers": ['severity=~"warning|info"'],
-                "equal": ["alertname", "job"],
-            }
-        ],
+        "inhibit_rules": inhibit_rules(),
         "receivers": receivers,
     }

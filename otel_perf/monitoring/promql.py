@@ -8,6 +8,9 @@ when ``x`` is absent), so it is refused here instead.
 >>> from otel_perf import metrics as M
 >>> selector(M.COST_USD, project=Re("$project"))
 'otel_perf_cost_usd_total{project=~"$project"}'
+
+Windowed counts go through :func:`increase_exact`, the one builder of "how much happened in
+the window" for alert rules, recording rules, dashboards and Grafana-managed rules.
 """
 
 from __future__ import annotations
@@ -97,3 +100,43 @@ def alternatives(values: tuple[str, ...] | list[str]) -> str:
 def number(value: float) -> str:
     """A float as PromQL source: ``0.05``, ``10``, ``0.144`` (no float noise)."""
     return f"{value:.10g}"
+
+
+def increase_exact(series: str, window: str, lookback: str | None = None) -> str:
+    """How much the counter ``series`` grew over ``window``, counting a series born inside
+    the window from zero (Prometheus's ``increase()`` drops a new series' first value).
+
+    otel-perf creates a series on its first event, so Prometheus first sees it at 1 (or at
+    its first cost), never at 0. Per series, and matched on its full label set (``le`` of a
+    bucket included), the result is:
+
+    * existed before the window: its last value in the window minus its last value in the
+      ``lookback`` before the window, with no extrapolation (an integer for counts);
+    * first seen inside the window: its last value (the series started at zero);
+    * reset inside the window: ``increase()``, an estimate; reset at the window's edge (a
+      restart between the baseline sample and the first in the window, seen as a negative
+      difference): its last value, counted from zero like a new series.
+
+    Aggregate afterwards (``sum by (...) (increase_exact(...))``). ``window`` may be a Grafana
+    variable (``$__range``). ``lookback`` defaults to ``window``: a series absent for longer
+    than that before the window (a target that was down) counts from zero, which is right
+    after a restart. This is the report's counting (``otel_perf.report.promql``), in
+    Prometheus durations.
+
+    >>> print(increase_exact("m", "1h"))
+    (
+      (
+        (last_over_time(m[1h]) - last_over_time(m[1h] offset 1h) >= 0)
+        or last_over_time(m[1h])
+      )
+      unless resets(m[1h]) > 0
+    )
+    or increase(m[1h])
+    """
+    before = lookback or window
+    last = f"last_over_time({series}[{window}])"
+    baseline = f"last_over_time({series}[{before}] offset {window})"
+    return (
+        f"(\n  (\n    ({last} - {baseline} >= 0)\n    or {last}\n  )\n"
+        f"  unless resets({series}[{window}]) > 0\n)\nor increase({series}[{window}])"
+    )

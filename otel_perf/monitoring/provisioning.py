@@ -146,7 +146,7 @@ def alert_rules(config: MonitoringConfig) -> dict[str, Any]:
             {
                 "orgId": 1,
                 "name": group.name,
-                "folder": config.grafana.folder,
+                "folder": config.grafana.alert_folder,
                 "interval": config.prometheus.evaluation_interval,
                 "rules": [
                     _grafana_rule(config, rule, paused)

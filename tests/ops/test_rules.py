@@ -15,7 +15,7 @@ from otel_perf import selfmonitor
 from otel_perf.metrics import MetricSet
 from otel_perf.monitoring import config_from_mapping, load_config, render_all
 from otel_perf.monitoring.promql import SELF_METRIC_LABELS
-from otel_perf.monitoring.rules import SEVERITIES, all_alerts
+from otel_perf.monitoring.rules import SEVERITIES, WATCHDOG, WATCHDOG_SEVERITY, all_alerts
 from otel_perf.monitoring.serialize import to_yaml
 from tests.conftest import require_tool
 from tests.support.servers import ROOT
@@ -46,7 +46,9 @@ def test_rules_pass_promtool_lint():
     promtool = require_tool("promtool")
     result = _run(promtool, "check", "rules", "--lint=all", "--lint-fatal", *map(str, RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 16 rules found" in result.stdout  # 13 alerts, 4 burn-rate pairs
+    # 16 alerts (4 burn-rate pairs) + 29 records (3 hourly, 3 per SLO window, 2 more).
+    assert "SUCCESS: 19 rules found" in result.stdout
+    assert "SUCCESS: 29 rules found" in result.stdout
 
 
 def test_prometheus_config_with_its_rules_passes_promtool(tmp_path: Path):
@@ -59,7 +61,8 @@ def test_prometheus_config_with_its_rules_passes_promtool(tmp_path: Path):
     config.write_text(to_yaml(data))
     result = _run(promtool, "check", "config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 16 rules found" in result.stdout
+    assert "SUCCESS: 19 rules found" in result.stdout
+    assert "SUCCESS: 29 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass():
@@ -67,7 +70,21 @@ def test_promtool_unit_tests_pass():
     promtool = require_tool("promtool")
     code, output = _promtool_test(promtool, UNIT_TESTS)
     assert code == 0, output
-    assert output.count("SUCCESS") == len(UNIT_TESTS) == 2
+    assert output.count("SUCCESS") == len(UNIT_TESTS) == 3
+
+
+def test_every_unit_test_series_is_born_at_its_first_value():
+    """Like the real exposition, counter and histogram series start absent (`_`) and are
+    born at their first value, never at 0 (which otel-perf never exposes)."""
+    for path in UNIT_TESTS:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for series in case.get("input_series", []):
+                name = series["series"].split("{")[0]
+                if name.endswith(("_total", "_count", "_sum", "_bucket")):
+                    first = series["values"].split()[0]
+                    assert first.startswith("_"), (case["name"], series["series"])
+                    born = re.match(r"[\d.]+", series["values"].split()[1])
+                    assert born is not None and float(born.group()) > 0, case["name"]
 
 
 def test_every_alert_has_a_firing_and_a_silent_unit_test():
@@ -82,18 +99,20 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test():
                     assert set(alert["exp_annotations"]) == {"summary", "description",
                                                              "runbook_url"}  # fmt: skip
     assert sorted(firing) == ALERT_NAMES
-    assert sorted(silent) == ALERT_NAMES
+    assert sorted(silent) == sorted(set(ALERT_NAMES) - {WATCHDOG})  # always fires
 
 
 # Each silent case sits at its threshold; moving the threshold by a hair must make it fail.
 _NUDGED = {
     "alerts": {
         "high_error_rate": {"threshold": 0.0499},
+        "project_error_rate": {"threshold": 0.1999},
         "api_degradation": {"threshold": 9.99},
         "slow_renders": {"threshold": 0.499},
         "template_failing": {"threshold": 2.99},
         "consecutive_api_errors": {"threshold": 2},
         "success_rate_low": {"threshold": 0.6001},
+        "project_success_rate_low": {"threshold": 0.6001},
         "telemetry_absent": {"for": "2m"},
         "unpriced_operations": {"window": "62m"},
         "operations_stuck": {"window": "25m"},
@@ -103,11 +122,13 @@ _NUDGED = {
 }
 _SILENT_CASES = {
     "high error rate is silent at exactly 5% and below 10 operations",
+    "project high error rate is silent at exactly 20%",
     "api degradation is silent at exactly 10 errors in 5m",
     "slow renders is silent at exactly 50% slow",
     "template failing is silent at exactly 3 failures in an hour",
     "consecutive api errors is silent on streaks of 2",
     "success rate low is silent at exactly 60%",
+    "project success rate low is silent at exactly 60%",
     "error budget burn is silent at exactly 14.4x and on low traffic",
     "error budget burn is silent at exactly the budget",
     "project cost high is silent at exactly $10 across two services",
@@ -139,10 +160,22 @@ def test_every_alert_is_complete_and_links_its_runbook_section():
     assert headings == {name.lower() for name in ALERT_NAMES}, "one section per alert"
     for alert in ALERTS:
         assert re.fullmatch(r"\d+[smhd]", alert.for_), alert.name
-        assert alert.severity in SEVERITIES
+        assert alert.severity in SEVERITIES or (alert.name, alert.severity) == (
+            WATCHDOG,
+            WATCHDOG_SEVERITY,
+        )
         assert alert.summary and "{{" not in alert.summary
         assert "{{ $labels." in alert.description or "{{ $value" in alert.description
-        assert alert.runbook_url == f"docs/runbooks.md#{alert.name.lower()}"
+        assert alert.runbook_url == f"http://localhost:8088/runbooks.md#{alert.name.lower()}"
+
+
+def test_counts_in_annotations_print_as_integers():
+    """A count quoted in an annotation is formatted without decimals ("4 times")."""
+    for alert in ALERTS:
+        for word in ("times", "API errors", "consecutive", "operations on", "new label",
+                     "internal errors", "or more"):  # fmt: skip
+            if word in alert.description:
+                assert '{{ $value | printf "%.0f" }}' in alert.description, alert.name
 
 
 def test_every_alert_expression_only_uses_declared_labels():
@@ -173,7 +206,7 @@ def test_alertmanager_config_passes_amtool():
     amtool = require_tool("amtool")
     result = _run(amtool, "check-config", str(ROOT / "alertmanager/alertmanager.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 receivers" in result.stdout
+    assert "4 receivers" in result.stdout and "5 inhibit rules" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -183,6 +216,7 @@ def test_alertmanager_config_passes_amtool():
         (["severity=warning", "alertname=OtelPerfSlowRenders"], "otel-perf-warning"),
         (["severity=info", "alertname=OtelPerfUnpricedOperations"], "otel-perf-info"),
         (["alertname=SomethingElse"], "otel-perf-warning"),
+        (["alertname=OtelPerfWatchdog", "severity=none"], "otel-perf-watchdog"),
     ],
 )
 def test_alertmanager_routes_by_severity(labels: list[str], receiver: str):
@@ -199,7 +233,8 @@ def test_every_severity_used_by_an_alert_has_a_route():
     """No alert can fall through to the default receiver by having an unrouted severity."""
     data = yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text())
     routed = {m for route in data["route"]["routes"] for m in route["matchers"]}
-    assert {f'severity="{a.severity}"' for a in ALERTS} <= routed
+    assert {f'severity="{a.severity}"' for a in ALERTS if a.name != WATCHDOG} <= routed
+    assert f'alertname="{WATCHDOG}"' in routed
 
 
 def test_readme_operations_section_lists_every_alert():

@@ -7,16 +7,18 @@ from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards.common import (
     COUNT,
     GENERATIONS,
-    RANGE,
     RATE,
     SUM,
-    ratio_or_zero,
+    budget_cost,
     scoped,
+    scoped_ratio,
+    total,
     variables,
     window_days,
+    with_links,
 )
 from otel_perf.monitoring.grafana import Dashboard, Panel, Query
-from otel_perf.monitoring.promql import Eq, Ne, Re, number
+from otel_perf.monitoring.promql import Eq, Re, number
 
 
 def cost_dashboard(config: MonitoringConfig) -> Dashboard:
@@ -30,7 +32,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Cost of the selected operations in the time range "
             "(provider-reported, else estimated from the price table).",
             "currencyUSD",
-            (Query(f"sum(increase({scoped(M.COST_USD)}[{RANGE}]))", instant=True),),
+            (Query(total(M.COST_USD), instant=True),),
             width=6,
             height=5,
         ),
@@ -42,8 +44,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "currencyUSD",
             (
                 Query(
-                    f"sum(rate({scoped(M.COST_USD)}[{RANGE}])) * "
-                    f"{number(config.cost_window_seconds)}",
+                    f"{total(M.COST_USD)}\n/ $__range_s * {number(config.cost_window_seconds)}",
                     instant=True,
                 ),
             ),
@@ -56,16 +57,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Successful operations / all attempts in the time range "
             "(cancelled operations are neither).",
             "percentunit",
-            (
-                Query(
-                    "1 - "
-                    + ratio_or_zero(
-                        f"sum(increase({scoped(COUNT, status=Eq('error'))}[{RANGE}]))",
-                        f"sum(increase({scoped(COUNT)}[{RANGE}]))",
-                    ),
-                    instant=True,
-                ),
-            ),
+            (Query("1 - " + scoped_ratio(COUNT, COUNT, {"status": Eq("error")}), instant=True),),
             width=6,
             height=5,
             min=0,
@@ -82,12 +74,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Generations on a model without a price: their "
             "cost is missing from every total here. Add the model to the price table.",
             "short",
-            (
-                Query(
-                    f"sum(increase({scoped(M.UNPRICED_OPERATIONS)}[{RANGE}])) or vector(0)",
-                    instant=True,
-                ),
-            ),
+            (Query(f"{total(M.UNPRICED_OPERATIONS)}\nor vector(0)", instant=True),),
             width=6,
             height=5,
             thresholds=(("green", None), ("orange", 1)),
@@ -97,13 +84,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Cost by operation",
             "Share of cost per operation type (image, video, audio, ...) in the time range.",
             "currencyUSD",
-            (
-                Query(
-                    f"sum by (operation) (increase({scoped(M.COST_USD)}[{RANGE}]))",
-                    legend="{{operation}}",
-                    instant=True,
-                ),
-            ),
+            (Query(total(M.COST_USD, ("operation",)), legend="{{operation}}", instant=True),),
             width=8,
             height=9,
         ),
@@ -114,9 +95,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "currencyUSD",
             (
                 Query(
-                    f"sort_desc(sum by (model) (increase({scoped(M.COST_USD)}[{RANGE}])))",
-                    legend="{{model}}",
-                    instant=True,
+                    f"sort_desc({total(M.COST_USD, ('model',))})", legend="{{model}}", instant=True
                 ),
             ),
             width=8,
@@ -131,9 +110,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "percentunit",
             (
                 Query(
-                    f"sort_desc(sum by (project) (increase("
-                    f"{scoped(M.COST_USD, project=Ne(''))}[{budget.window}])) / "
-                    f"{number(budget.budget_usd)})",
+                    f"sort_desc(\n{budget_cost(config)}\n/ {number(budget.budget_usd)})",
                     legend="{{project}}",
                     instant=True,
                 ),
@@ -150,11 +127,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Total seconds spent in each operation "
             "type in the time range (successes and failures).",
             "s",
-            (
-                Query(
-                    f"sort_desc(sum by (operation) (increase({scoped(SUM)}[{RANGE}])))", table=True
-                ),
-            ),
+            (Query(f"sort_desc({total(SUM, ('operation',))})", table=True),),
             width=12,
             height=9,
             options={"xField": "operation"},
@@ -195,15 +168,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Retry attempts per successful operation in the "
             "time range (Story 6.2: average retries per successful generation).",
             "short",
-            (
-                Query(
-                    ratio_or_zero(
-                        f"sum(increase({scoped(M.RETRIES)}[{RANGE}]))",
-                        f"sum(increase({scoped(COUNT, status=success)}[{RANGE}]))",
-                    ),
-                    instant=True,
-                ),
-            ),
+            (Query(scoped_ratio(M.RETRIES, COUNT, bottom={"status": success}), instant=True),),
             width=4,
             height=8,
             thresholds=(("green", None), ("orange", 0.5), ("red", 1.5)),
@@ -254,15 +219,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Error rate",
             "Failed operations / all attempts in the time range.",
             "percentunit",
-            (
-                Query(
-                    ratio_or_zero(
-                        f"sum(increase({scoped(COUNT, status=Eq('error'))}[{RANGE}]))",
-                        f"sum(increase({scoped(COUNT)}[{RANGE}]))",
-                    ),
-                    instant=True,
-                ),
-            ),
+            (Query(scoped_ratio(COUNT, COUNT, {"status": Eq("error")}), instant=True),),
             width=4,
             height=8,
             thresholds=(("green", None), ("red", config.alerts.high_error_rate.threshold)),
@@ -272,12 +229,7 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "Total errors",
             "Failed operations in the time range.",
             "short",
-            (
-                Query(
-                    f"sum(increase({scoped(M.OPERATION_ERRORS)}[{RANGE}])) or vector(0)",
-                    instant=True,
-                ),
-            ),
+            (Query(f"{total(M.OPERATION_ERRORS)}\nor vector(0)", instant=True),),
             width=4,
             height=8,
             thresholds=(("green", None), ("orange", 1)),
@@ -291,8 +243,8 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             "short",
             (
                 Query(
-                    f"topk(10, sum by (operation, model, error_type) (increase("
-                    f"{scoped(M.OPERATION_ERRORS)}[{RANGE}])) > 0)",
+                    f"topk(10, {total(M.OPERATION_ERRORS, ('operation', 'model', 'error_type'))}"
+                    "\n> 0)",
                     table=True,
                 ),
             ),
@@ -310,11 +262,12 @@ def cost_dashboard(config: MonitoringConfig) -> Dashboard:
             ),
         ),
     )
+    linked = with_links(config, panels, health=False)
     return Dashboard(
         uid=config.grafana.dashboards.cost,
         title="otel-perf / Cost & efficiency",
         description="Story 6.2 AC3: cost summary, time analysis, efficiency and error trends.",
-        panels=panels,
+        panels=linked,
         variables=variables(),
         datasource_name=config.grafana.prometheus.name,
         datasource_uid=config.grafana.prometheus.uid,

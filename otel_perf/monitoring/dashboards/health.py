@@ -7,15 +7,21 @@ from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards.common import (
     BUCKET,
     COUNT,
-    RANGE,
     RATE,
-    ratio_or_zero,
     scoped,
+    scoped_ratio,
+    total,
     variables,
+    with_links,
 )
 from otel_perf.monitoring.grafana import Dashboard, Panel, Query
 from otel_perf.monitoring.promql import Eq, Re, number
-from otel_perf.monitoring.rules import RENDER_OPS
+from otel_perf.monitoring.rules import (
+    RENDER_OPS,
+    budget_remaining_record,
+    error_ratio_record,
+    pct,
+)
 
 
 def health_dashboard(config: MonitoringConfig) -> Dashboard:
@@ -48,8 +54,8 @@ def health_dashboard(config: MonitoringConfig) -> Dashboard:
             "short",
             (
                 Query(
-                    f"sort_desc(sum by (template, render_type, reason) (increase("
-                    f"{scoped(M.RENDER_FAILURES)}[{RANGE}])) > 0)",
+                    f"sort_desc({total(M.RENDER_FAILURES, ('template', 'render_type', 'reason'))}"
+                    "\n> 0)",
                     table=True,
                 ),
             ),
@@ -145,10 +151,11 @@ def health_dashboard(config: MonitoringConfig) -> Dashboard:
             "percentunit",
             (
                 Query(
-                    ratio_or_zero(
-                        f"sum(increase({scoped(M.SLOW_OPERATIONS, operation=renders)}[{RANGE}]))",
-                        f"sum(increase({scoped(COUNT, operation=renders, status=Eq('success'))}"
-                        f"[{RANGE}]))",
+                    scoped_ratio(
+                        M.SLOW_OPERATIONS,
+                        COUNT,
+                        {"operation": renders},
+                        {"operation": renders, "status": Eq("success")},
                     ),
                     instant=True,
                 ),
@@ -192,12 +199,50 @@ def health_dashboard(config: MonitoringConfig) -> Dashboard:
             width=8,
             height=9,
         ),
+        Panel(
+            "stat",
+            f"Error budget left ({config.slo.period} SLO)",
+            f"Share of the {pct(config.slo.target)} success SLO's error budget left over the "
+            f"last {config.slo.period}, per service (from the hourly records; below 0: "
+            "overspent). The burn-rate alerts page long before it runs out.",
+            "percentunit",
+            (
+                Query(
+                    f'{budget_remaining_record(config.slo.period)}{{job=~"$service"}}',
+                    legend="{{job}}",
+                    instant=True,
+                ),
+            ),
+            width=8,
+            height=8,
+            max=1,
+            thresholds=(("red", None), ("orange", 0), ("green", 0.25)),
+        ),
+        Panel(
+            "timeseries",
+            f"Success over the {config.slo.period} SLO period",
+            f"Successful / all operations over the last {config.slo.period} per service, "
+            f"against the {pct(config.slo.target)} target (from the hourly records).",
+            "percentunit",
+            (
+                Query(
+                    f'1 - {error_ratio_record(config.slo.period)}{{job=~"$service"}}',
+                    legend="{{job}}",
+                ),
+                Query(f"vector({number(config.slo.target)})", legend="target"),
+            ),
+            width=16,
+            height=8,
+            min=0,
+            max=1,
+        ),
     )
+    linked = with_links(config, panels, health=True)
     return Dashboard(
         uid=config.grafana.dashboards.health,
         title="otel-perf / Render & API health",
         description="TRACK-008: render failures, API errors, slow operations and latency.",
-        panels=panels,
+        panels=linked,
         variables=variables(),
         datasource_name=config.grafana.prometheus.name,
         datasource_uid=config.grafana.prometheus.uid,

@@ -6,12 +6,14 @@ from otel_perf import metrics as M
 from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards.common import (
     COUNT,
-    RANGE,
     RATE,
     SUM,
+    budget_cost,
     ratio_or_zero,
     scoped,
+    total,
     variables,
+    with_links,
 )
 from otel_perf.monitoring.grafana import Dashboard, Panel, Query
 from otel_perf.monitoring.promql import Eq, number
@@ -20,11 +22,8 @@ from otel_perf.monitoring.promql import Eq, number
 def projects_dashboard(config: MonitoringConfig) -> Dashboard:
     """Story 6.2 AC5: one sortable row per project."""
     budget = config.cost
-    by_project_ops = f"sum by (project) (increase({scoped(COUNT)}[{RANGE}]))"
     error_ratio = ratio_or_zero(
-        f"sum by (project) (increase({scoped(COUNT, status=Eq('error'))}[{RANGE}]))",
-        by_project_ops,
-        grouped=True,
+        total(COUNT, ("project",), status=Eq("error")), total(COUNT, ("project",)), grouped=True
     )
     columns = {
         "Value #A": ("Total cost", "currencyUSD"),
@@ -41,13 +40,9 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
         "time range; budget used is cost over the budget window.",
         "currencyUSD",
         (
-            Query(f"sum by (project) (increase({scoped(M.COST_USD)}[{RANGE}]))", table=True),
-            Query(
-                f"sum by (project) (increase({scoped(M.COST_USD)}[{budget.window}])) / "
-                f"{number(budget.budget_usd)}",
-                table=True,
-            ),
-            Query(f"sum by (project) (increase({scoped(SUM)}[{RANGE}]))", table=True),
+            Query(total(M.COST_USD, ("project",)), table=True),
+            Query(f"{budget_cost(config)}\n/ {number(budget.budget_usd)}", table=True),
+            Query(total(SUM, ("project",)), table=True),
             Query(error_ratio, table=True),
             Query(f"1 - ({error_ratio})", table=True),
         ),
@@ -79,12 +74,7 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
             "Cost by project",
             "Total cost per project in the time range.",
             "currencyUSD",
-            (
-                Query(
-                    f"sort_desc(sum by (project) (increase({scoped(M.COST_USD)}[{RANGE}])))",
-                    table=True,
-                ),
-            ),
+            (Query(f"sort_desc({total(M.COST_USD, ('project',))})", table=True),),
             width=12,
             height=9,
             options={"xField": "project"},
@@ -94,7 +84,7 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
             "Spend rate by project",
             "Dollars per hour spent by each project "
             "(a rising line is a project heading for its budget).",
-            "currencyUSD",
+            "suffix: $/h",
             (
                 Query(
                     f"sum by (project) (rate({scoped(M.COST_USD)}[{RATE}])) * 3600",
@@ -126,22 +116,17 @@ def projects_dashboard(config: MonitoringConfig) -> Dashboard:
             "Cost share by operation",
             "How the selected projects' cost splits across operation types.",
             "currencyUSD",
-            (
-                Query(
-                    f"sum by (operation) (increase({scoped(M.COST_USD)}[{RANGE}]))",
-                    legend="{{operation}}",
-                    instant=True,
-                ),
-            ),
+            (Query(total(M.COST_USD, ("operation",)), legend="{{operation}}", instant=True),),
             width=12,
             height=9,
         ),
     )
+    linked = with_links(config, panels, health=False)
     return Dashboard(
         uid=config.grafana.dashboards.projects,
         title="otel-perf / Project comparison",
         description="Story 6.2 AC5: cost, time, error rate and success rate per project.",
-        panels=panels,
+        panels=linked,
         variables=variables(),
         datasource_name=config.grafana.prometheus.name,
         datasource_uid=config.grafana.prometheus.uid,
