@@ -34,7 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_perf import attributes as A
 from otel_perf.classify import classify_error, classify_status
 from otel_perf.pricing import NO_USAGE, Estimate, PriceTable, Usage, normalize_model
-from otel_perf.redact import scrub
+from otel_perf.redact import scrub, scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error, warn_once
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -928,7 +928,8 @@ def route_template(endpoint: str) -> str:
 
 @lru_cache(maxsize=1024)  # bounded: many distinct URLs cannot grow memory
 def _route_template(endpoint: str) -> str:
-    path = endpoint.split("?", 1)[0].split("#", 1)[0]
+    # Scrubbed first: a secret cut into segments would no longer look like one.
+    path = scrub_label(endpoint.split("?", 1)[0].split("#", 1)[0])
     if "://" in path:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
     return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))

@@ -42,7 +42,9 @@ def scrape(registry, accept="application/openmetrics-text"):  # type: ignore[no-
 
 
 @pytest.mark.parametrize(
-    "value", ["\ud800", "p\udfffx", "a\x00b\x1bc\rd", "x" * 100_000, 'q"\\\n', "\u2028\ufeff"]
+    "value",
+    ["\ud800", "p\udfffx", "a\x00b\x1bc\rd", "x" * 100_000, 'q"\\\n', "\u2028\ufeff"],
+    ids=["surrogate", "low-surrogate", "controls", "huge", "escapes", "separators"],
 )
 @pytest.mark.parametrize("accept", ["application/openmetrics-text", "text/plain"])
 def test_any_label_text_then_a_normal_scrape(pipeline, value, accept):
