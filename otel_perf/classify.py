@@ -45,8 +45,8 @@ _RENDER_RULES: Final = tuple(
 
 
 def classify_status(status_code: int | None) -> str | None:
-    """The API error type an HTTP status implies, or ``None`` below 400."""
-    if status_code is None or status_code < 400:
+    """The API error type an HTTP status implies, or ``None`` below 400 (or not an int)."""
+    if type(status_code) is not int or status_code < 400:
         return None
     if status_code == 429:
         return "rate_limit"
@@ -172,7 +172,12 @@ def normalize_error_type(value: object) -> str:
     """
     if value is None:
         return "unknown"
-    text = value if isinstance(value, str) else str(value)
+    try:
+        text = value if type(value) is str else str(value)
+        if type(text) is not str:
+            return "unknown"
+    except Exception:
+        return "unknown"
     if text in _ERROR_TYPES:
         return text
     return _normalize_foreign_error_type(text)

@@ -323,7 +323,11 @@ def normalize_model(model: object) -> str:
     """
     if model is None:
         return ""
-    return _normalize(model if isinstance(model, str) else str(model))
+    try:  # never raises: an unprintable model is no model
+        text = model if type(model) is str else str(model)
+    except Exception:
+        return ""
+    return _normalize(text) if type(text) is str else ""
 
 
 @lru_cache(maxsize=4096)  # bounded: a flood of distinct names cannot grow memory

@@ -1025,7 +1025,7 @@ def _put_int(attrs: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _user_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not attributes:
+    if attributes is None:
         return {}
     accepted = {}
     try:
