@@ -19,9 +19,9 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import linecache
 import math
 import re
-import traceback
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Final, Literal, TypeVar, cast
@@ -1126,6 +1126,23 @@ def _is_cancellation(exc: BaseException) -> bool:
         return False
 
 
+def _frames(tb: Any) -> str:
+    """The last ``_STACK_FRAMES`` frames as ``traceback`` prints them, without the column
+    carets Python 3.11+ computes (most of ``format_tb``'s cost)."""
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    lines = []
+    for entry in entries[-_STACK_FRAMES:]:
+        code = entry.tb_frame.f_code
+        lines.append(f'  File "{code.co_filename}", line {entry.tb_lineno}, in {code.co_name}\n')
+        source = linecache.getline(code.co_filename, entry.tb_lineno).strip()
+        if source:
+            lines.append(f"    {source}\n")
+    return "".join(lines)
+
+
 def _exception_attributes(exc: BaseException, message: str) -> dict[str, Any]:
     """The span event of a failure: the scrubbed message and the last frames of the stack.
 
@@ -1138,8 +1155,7 @@ def _exception_attributes(exc: BaseException, message: str) -> dict[str, Any]:
     except Exception:  # pragma: no cover - a metaclass whose names raise
         exc_type = "unknown"
     try:
-        frames = "".join(traceback.format_tb(exc.__traceback__, limit=-_STACK_FRAMES))
-        frames = scrub(frames[-_MAX_STACK:], max_length=_MAX_STACK)
+        frames = scrub(_frames(exc.__traceback__)[-_MAX_STACK:], max_length=_MAX_STACK)
     except Exception:
         frames = ""
     return {
