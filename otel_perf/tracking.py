@@ -139,7 +139,7 @@ class OperationHandle:
         self._status_code: int | None = None
         self._failure: tuple[str, str | None] | None = None
         self._preset = preset  # the estimate the span started with (see _generation_template)
-        # Context bookkeeping (see _Tracker.__enter__ and _restore_context): the handle that
+        # Context bookkeeping (see _Tracker.__enter__ and _finish): the handle that
         # was current when this one was entered, the context to go back to, the depth.
         self._attached = False
         self._ended = False
@@ -291,6 +291,10 @@ class OperationHandle:
     # --- lifecycle (used by the tracker) --------------------------------------------------
 
     def _finish(self, exc: BaseException | None) -> None:
+        """End the span, then, if this operation is current here, make current the nearest
+        open operation above it (or the context before it). An exit out of order, or in
+        another thread or task, changes no context now: a later exit or entry skips the
+        ended handle (see ``_live``)."""
         self._ended = True
         try:
             self._end(exc)
@@ -301,7 +305,13 @@ class OperationHandle:
             if self._attached:
                 self._attached = False
                 try:
-                    _restore_context(self)
+                    # _restore_context, inlined: this runs once per tracked operation.
+                    if _current.get() is self:
+                        parent, context = self._parent, self._prev_context
+                        if parent is not None and parent._ended:
+                            parent, context = _live(parent)
+                        otel_context.attach(context)
+                        _current.set(parent)
                 except Exception as internal:  # pragma: no cover - a broken context runtime
                     report_internal_error("tracking.context", internal)
 
@@ -557,17 +567,6 @@ def _live(handle: OperationHandle | None) -> tuple[OperationHandle | None, Any]:
         context = handle._prev_context
         handle = handle._parent
     return handle, context
-
-
-def _restore_context(handle: OperationHandle) -> None:
-    """After ``handle`` ended: if it is current here, make current the nearest open
-    operation above it (or the context before it). An exit out of order, or in another
-    thread or task, changes nothing now: a later exit or entry skips the ended handle."""
-    if _current.get() is not handle:
-        return
-    parent, context = _live(handle)
-    otel_context.attach(context)
-    _current.set(parent)
 
 
 def _generator_wrapper(tracker: _Tracker, func: Callable[..., Any]) -> Callable[..., Any]:
