@@ -395,3 +395,31 @@ async def test_wait_for_deadline_is_visible(pipeline):
 
 def test_tracking_module_keeps_no_state_between_tests():
     assert tracking.current_operation() is None
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        raise RuntimeError("iter")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["service_name", "prometheus_host", "thresholds", "template_thresholds", "pricing",
+     "cardinality_limit", "extra_operations", "record_unsampled", "api_routes",
+     "otlp_endpoint", "otlp_protocol", "enabled"],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "value", [_Unprintable(), 1.5, [_Unprintable()]], ids=["obj", "float", "list"]
+)
+def test_bad_configure_arguments_raise_value_error_naming_the_setting(setting, value):
+    try:
+        handle = otel_perf.configure(
+            **{setting: value}, registry=CollectorRegistry(), prometheus_port=None
+        )
+    except ValueError as exc:
+        assert setting in str(exc)
+    else:  # accepted (a float cardinality limit, say): then it works
+        handle.shutdown()
