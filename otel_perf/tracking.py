@@ -823,9 +823,9 @@ def _generation_template(
     output_type = A.OUTPUT_TYPES.get(operation)
     if output_type is not None:
         attrs[A.GEN_AI_OUTPUT_TYPE] = output_type
-    _put_text(attrs, A.GEN_AI_PROVIDER_NAME, provider, secret_free=True)
-    _put_text(attrs, A.PROJECT, project)
-    _put_text(attrs, A.REQUEST_ID, request_id)
+    _put_text(attrs, A.GEN_AI_PROVIDER_NAME, provider)
+    _put_text(attrs, A.PROJECT, project, scrub_label)
+    _put_text(attrs, A.REQUEST_ID, request_id, _scrub_id)
     name = f"{operation} {model}" if model else operation
     label_model = normalize_model(model)
     preset = None
@@ -866,11 +866,11 @@ def track_render(
     attrs = _user_attributes(attributes)
     attrs[A.OPERATION] = operation
     attrs[A.RENDER_TYPE] = render_type
-    _put_text(attrs, A.RENDER_ID, render_id)
-    _put_text(attrs, A.RENDER_TEMPLATE_ID, template_id)
+    _put_text(attrs, A.RENDER_ID, render_id, _scrub_id)
+    _put_text(attrs, A.RENDER_TEMPLATE_ID, template_id, scrub_label)
     _put_int(attrs, A.RENDER_WIDTH, width)
     _put_int(attrs, A.RENDER_HEIGHT, height)
-    _put_text(attrs, A.PROJECT, project)
+    _put_text(attrs, A.PROJECT, project, scrub_label)
     return _Tracker(_RENDER, operation, "", operation, SpanKind.INTERNAL, attrs)
 
 
@@ -903,8 +903,8 @@ def track_api_call(
     attrs[A.OPERATION] = A.API_OPERATION
     attrs[A.HTTP_ROUTE] = route
     attrs[A.HTTP_REQUEST_METHOD] = method_upper
-    _put_text(attrs, A.REQUEST_ID, request_id)
-    _put_text(attrs, A.PROJECT, project)
+    _put_text(attrs, A.REQUEST_ID, request_id, _scrub_id)
+    _put_text(attrs, A.PROJECT, project, scrub_label)
     return _Tracker(_API, A.API_OPERATION, "", f"{method_upper} {route}", span_kind, attrs)
 
 
@@ -987,14 +987,19 @@ def _put(attrs: dict[str, Any], key: str, value: Any) -> None:
         attrs[key] = value
 
 
-def _put_text(attrs: dict[str, Any], key: str, value: Any, *, secret_free: bool = False) -> None:
+def _put_text(attrs: dict[str, Any], key: str, value: Any, scrubbed: Any = None) -> None:
     """A string argument (project, template, request id...): other types become their
-    ``str()``; a payload-like or unprintable value is refused; free text is scrubbed."""
+    ``str()``; a payload-like or unprintable value is refused; free text is scrubbed
+    (``scrub_label``, cached, for values that repeat: project, template)."""
     if value is None:
         return
     text = _text(key, value)
     if text is not None:
-        attrs[key] = text if secret_free else scrub(text, max_length=_MAX_ATTRIBUTE_STRING)
+        attrs[key] = text if scrubbed is None else scrubbed(text)
+
+
+def _scrub_id(text: str) -> str:
+    return scrub(text, max_length=_MAX_ATTRIBUTE_STRING)
 
 
 def _text(field: str, value: Any) -> str | None:
