@@ -285,6 +285,9 @@ class OperationHandle:
         For operations that outlive one call (a submitted video job ended by a later
         poll). Calling it twice is harmless; it never raises.
         """
+        if exc is not None and not issubclass(type(exc), BaseException):
+            _ignored("end", exc)
+            exc = None
         if self.span.is_recording():
             self._finish(exc)
 

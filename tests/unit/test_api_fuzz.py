@@ -224,9 +224,13 @@ def test_module_functions(value, render):
     assert isinstance(otel_perf.normalize_model(value), str)
     assert isinstance(normalize_error_type(value), str)
     assert classify_status(value) in (None, *otel_perf.API_ERROR_TYPES)
-    assert classify_error(HostileException(), render=render) in (
-        *otel_perf.API_ERROR_TYPES, *otel_perf.RENDER_FAILURE_REASONS
-    )  # fmt: skip
+    kinds = (*otel_perf.API_ERROR_TYPES, *otel_perf.RENDER_FAILURE_REASONS)
+    assert classify_error(HostileException(), render=render) in kinds
+    assert classify_error(value, render=render) in kinds
+    assert isinstance(otel_perf.is_slow(value, value), bool)
+    assert isinstance(otel_perf.is_slow("render_still", value, value), bool)
+    assert isinstance(otel_perf.error_rate(value, value), float)
+    assert isinstance(otel_perf.stats().total_errors, int)
     from otel_perf.tracking import route_template
 
     assert isinstance(route_template(value), str)
