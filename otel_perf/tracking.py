@@ -399,11 +399,10 @@ class _Tracker:
 
     __slots__ = (
         "_attributes",
-        "_handle",
         "_kind",
         "_model",
-        "_more",
         "_name",
+        "_open",
         "_operation",
         "_preset",
         "_span_kind",
@@ -426,8 +425,9 @@ class _Tracker:
         self._span_kind = span_kind
         self._attributes = attributes
         self._preset = preset
-        self._handle: OperationHandle | None = None
-        self._more: list[OperationHandle] | None = None  # further open entries (rare)
+        # Entries not yet exited. A list, not one attribute: append and remove are atomic,
+        # so threads sharing the tracker cannot lose an entry between a check and a store.
+        self._open: list[OperationHandle] = []
 
     def _fresh(self) -> _Tracker:
         """A new tracker with the same arguments: each decorated call gets its own."""
@@ -475,36 +475,23 @@ class _Tracker:
             handle = OperationHandle(
                 trace.INVALID_SPAN, self._kind, self._operation, self._model, None
             )
-        if self._handle is None:
-            self._handle = handle
-        elif self._more is None:
-            self._more = [handle]
-        else:
-            self._more.append(handle)
+        self._open.append(handle)
         return handle
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        handle = self._handle
-        if self._more:
-            handle = self._pop_current()
-        else:
-            self._handle = None
+        # The entry to end is the one current in the exiting context; one that was never
+        # made current (past MAX_NESTING) is the latest open one.
+        handle = _current.get()
+        try:
+            self._open.remove(handle)  # type: ignore[arg-type]
+        except ValueError:
+            try:
+                handle = self._open.pop()
+            except IndexError:  # exited more often than entered
+                handle = None
         if handle is not None:
             handle._finish(exc)
         return False  # never swallow: the user's exception propagates as the same object
-
-    def _pop_current(self) -> OperationHandle | None:
-        """Of several open entries, the one current in this context (else the latest)."""
-        more = self._more
-        assert more is not None
-        current = _current.get()
-        if current is self._handle:
-            self._handle = more.pop(0)
-            return current
-        for i, handle in enumerate(more):
-            if handle is current:
-                return more.pop(i)
-        return more.pop()
 
     def start(self, start_time: int | None = None) -> OperationHandle:
         """Begin the operation without making its span current; end it with ``handle.end()``.

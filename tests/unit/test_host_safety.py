@@ -191,6 +191,19 @@ def test_shared_tracker_loses_no_operation(pipeline):
     assert len(pipeline.spans()) == 4
     assert otel_perf.current_operation() is None
 
+    def many() -> None:
+        for _ in range(300):
+            with tracker:
+                pass
+
+    threads = [threading.Thread(target=many) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(pipeline.spans()) == 4 + 6 * 300
+    assert tracker._open == []
+
 
 def test_exits_out_of_order_restore_the_right_context(pipeline):
     """Exiting the outer operation first leaves the inner one current, then nothing."""
