@@ -24,6 +24,7 @@ from otel_perf.thresholds import DEFAULT_THRESHOLDS, error_rate, is_slow
 from otel_perf.tracking import (
     OperationHandle,
     current_operation,
+    deadline,
     track_api_call,
     track_generation,
     track_render,
@@ -54,6 +55,7 @@ __all__ = [
     "classify_status",
     "configure",
     "current_operation",
+    "deadline",
     "error_rate",
     "estimate_cost",
     "is_slow",

@@ -133,3 +133,13 @@ ERROR_TYPES: Final = tuple(dict.fromkeys(API_ERROR_TYPES + RENDER_FAILURE_REASON
 HTTP_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+
+#: Keys that drive metric labels, counts or cost on otel-perf's own spans. Only the
+#: ``track_*`` arguments and the handle's methods set them; ``set_attribute`` and
+#: ``attributes=`` refuse them, so a span-only attribute can never become a label.
+RESERVED_ATTRIBUTES: Final = frozenset({
+    OPERATION, OUTCOME, COST_USD, COST_SOURCE, RENDER_TEMPLATE_ID, RENDER_TYPE, RETRY_ATTEMPT,
+    QUEUE_WAIT_S, PROJECT, ERROR_TYPE, GEN_AI_OPERATION_NAME, GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL, GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, HTTP_ROUTE, HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+})  # fmt: skip

@@ -45,8 +45,8 @@ _RENDER_RULES: Final = tuple(
 
 
 def classify_status(status_code: int | None) -> str | None:
-    """The API error type an HTTP status implies, or ``None`` below 400."""
-    if status_code is None or status_code < 400:
+    """The API error type an HTTP status implies, or ``None`` below 400 (or not an int)."""
+    if type(status_code) is not int or status_code < 400:
         return None
     if status_code == 429:
         return "rate_limit"
@@ -68,44 +68,66 @@ def classify_message(message: str, *, render: bool = False) -> str:
 
 
 def status_code_of(exc: BaseException) -> int | None:
-    """The HTTP status an SDK exception carries (openai, httpx, requests, google-genai)."""
+    """The HTTP status an SDK exception carries (openai, httpx, requests, google-genai).
+
+    Every attribute read is guarded: an exception whose ``status_code``, ``response`` or
+    ``code`` property raises (or returns something odd) just carries no status.
+    """
     for candidate in (
-        getattr(exc, "status_code", None),
-        getattr(getattr(exc, "response", None), "status_code", None),
-        getattr(exc, "code", None),
-        getattr(exc, "status", None),
+        _read(exc, "status_code"),
+        _read(_read(exc, "response"), "status_code"),
+        _read(exc, "code"),
+        _read(exc, "status"),
     ):
-        if (
-            isinstance(candidate, int)
-            and not isinstance(candidate, bool)
-            and 100 <= candidate <= 599
-        ):
+        # type() rather than isinstance: an int subclass may compare or hash strangely.
+        if type(candidate) is int and 100 <= candidate <= 599:
             return candidate
     return None
 
 
+def _read(obj: object, name: str) -> object:
+    if obj is None:
+        return None
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
 def classify_error(exc: BaseException, *, render: bool = False) -> str:
-    """Classify an exception into an error type (render reasons when ``render``)."""
-    name = type(exc).__name__
+    """Classify an exception into an error type (render reasons when ``render``).
+
+    Never raises, whatever the exception object does: ``"unknown"`` when it resists.
+    """
+    try:
+        return _classify_error(exc, render)
+    except Exception:
+        return "unknown"
+
+
+def _classify_error(exc: BaseException, render: bool) -> str:
+    # Only type(): isinstance() consults a __class__ property, which user code may define.
+    cls = type(exc)
+    name = str(cls.__name__)
     message = _message(exc)
     if render:
-        if isinstance(exc, MemoryError):
+        if issubclass(cls, MemoryError):
             return "memory_exceeded"
-        if isinstance(exc, TimeoutError) or "Timeout" in name:
+        if issubclass(cls, TimeoutError) or "Timeout" in name:
             return "timeout"
         kind = classify_message(message, render=True)
-        if kind == "unknown" and isinstance(exc, FileNotFoundError):
+        if kind == "unknown" and issubclass(cls, FileNotFoundError):
             return "missing_asset"
         return kind
     # A content-policy refusal often arrives as a plain 400: the message decides first.
     if _API_RULES[0][1].search(message) or "Safety" in name or "ContentFilter" in name:
         return "safety_block"
-    if isinstance(exc, TimeoutError) or "Timeout" in name:
+    if issubclass(cls, TimeoutError) or "Timeout" in name:
         return "timeout"
     by_status = classify_status(status_code_of(exc))
     if by_status is not None:
         return by_status
-    if isinstance(exc, ConnectionError) or "Connect" in name or "Network" in name:
+    if issubclass(cls, ConnectionError) or "Connect" in name or "Network" in name:
         return "network"
     if "RateLimit" in name:
         return "rate_limit"
@@ -116,9 +138,11 @@ def classify_error(exc: BaseException, *, render: bool = False) -> str:
 
 def _message(exc: BaseException) -> str:
     try:
-        return str(exc)
+        text = str(exc)
     except Exception:
         return ""
+    # A str subclass could misbehave in the regex engine; bound the work too.
+    return text[:4096] if type(text) is str else ""
 
 
 _ERROR_TYPES: Final = frozenset(ERROR_TYPES)
@@ -148,7 +172,12 @@ def normalize_error_type(value: object) -> str:
     """
     if value is None:
         return "unknown"
-    text = value if isinstance(value, str) else str(value)
+    try:
+        text = value if type(value) is str else str(value)
+        if type(text) is not str:
+            return "unknown"
+    except Exception:
+        return "unknown"
     if text in _ERROR_TYPES:
         return text
     return _normalize_foreign_error_type(text)

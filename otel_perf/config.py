@@ -105,7 +105,17 @@ class Settings:
         # extra_operations first: thresholds are validated against the operation set.
         for name in ("extra_operations", *(n for n in _RESOLVERS if n != "extra_operations")):
             resolver = _RESOLVERS[name]
-            values[name] = resolver(arguments.get(name, _UNSET), env, values)
+            try:
+                values[name] = resolver(arguments.get(name, _UNSET), env, values)
+            except Exception as exc:  # whatever the value did, the error names the setting
+                if isinstance(exc, ValueError) and name in str(exc):
+                    raise
+                given = arguments.get(name, _UNSET)
+                raise ValueError(
+                    f"{name}: invalid value of type {type(given).__name__} "
+                    f"({type(exc).__name__}); see the accepted values in the "
+                    "configure() docstring"
+                ) from None
         return cls(**values)
 
 
@@ -241,7 +251,7 @@ def _check_pricing(name: str, value: Any) -> PriceTable:
     if isinstance(value, str) and value in NAMED_TABLES:
         return PriceTable.named(value)
     if isinstance(value, (str, Path)):
-        if not Path(value).is_file():
+        if not os.path.lexists(value):  # a FIFO or device exists: from_file refuses it
             raise ValueError(
                 f"{name}: {str(value)!r} is neither a named price table "
                 f"({', '.join(NAMED_TABLES)}) nor an existing TOML file; accepted values: "

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -250,11 +252,17 @@ class PriceTable:
 
     @classmethod
     def from_file(cls, path: str | Path) -> PriceTable:
-        """Load a table from a TOML file; raises ``ValueError`` naming a bad key."""
+        """Load a table from a TOML file; raises ``ValueError`` naming a bad key.
+
+        The file must be a regular file of at most :data:`MAX_PRICING_FILE_BYTES`: a FIFO
+        (which would block), a device such as ``/dev/zero`` (endless) or a huge file is
+        refused before anything is read.
+        """
         path = Path(path)
         try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
+            data = tomllib.loads(_read_regular_file(path).decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"pricing file {str(path)!r}: not UTF-8 text: {exc}") from exc
         except OSError as exc:
             raise ValueError(f"pricing file {str(path)!r}: cannot read it: {exc}") from exc
         except tomllib.TOMLDecodeError as exc:
@@ -468,10 +476,40 @@ def normalize_model(model: object) -> str:
     """
     if model is None:
         return ""
-    return _normalize(model if isinstance(model, str) else str(model))
+    try:  # never raises: an unprintable model is no model
+        text = model if type(model) is str else str(model)
+    except Exception:
+        return ""
+    return _normalize(text) if type(text) is str else ""
 
 
 @lru_cache(maxsize=4096)  # bounded: a flood of distinct names cannot grow memory
 def _normalize(name: str) -> str:
     name = name.strip().lower().replace(" ", "-").removeprefix("models/")
     return _DATE_SUFFIX.sub("", name)[:MAX_MODEL_LABEL_LENGTH]
+
+
+#: The largest price file read (the bundled table is a few KiB).
+MAX_PRICING_FILE_BYTES: Final = 1 << 20
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file under the size limit; ``ValueError`` for anything else.
+    Opened non-blocking, so a FIFO cannot hang the caller; checked on the open descriptor."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"pricing file {str(path)!r}: not a regular file")
+        if info.st_size > MAX_PRICING_FILE_BYTES:
+            raise ValueError(
+                f"pricing file {str(path)!r}: {info.st_size} bytes, over the limit of "
+                f"{MAX_PRICING_FILE_BYTES}"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_PRICING_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_PRICING_FILE_BYTES:
+        raise ValueError(f"pricing file {str(path)!r}: over {MAX_PRICING_FILE_BYTES} bytes")
+    return data

@@ -34,6 +34,7 @@ from otel_perf.config import Settings
 from otel_perf.count_once import CountOnce
 from otel_perf.metrics import MetricSet
 from otel_perf.pricing import is_amount, normalize_model
+from otel_perf.redact import scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error
 from otel_perf.thresholds import FALLBACK_THRESHOLD
 
@@ -508,13 +509,15 @@ _SDK_LAYOUT: Final = _sdk_layout()
 def _drop_oldest(table: dict[int, Any]) -> None:
     try:
         del table[next(iter(table))]
+        count_invalid("open_span_evicted")  # otel_perf_invalid_values_total{field=...}
     except (KeyError, RuntimeError, StopIteration):
         pass  # another thread changed the table meanwhile; it is still bounded
 
 
 def _label(value: Any) -> str:
-    """A label value: ``""`` for missing, capped in length."""
+    """A label value: ``""`` for missing, capped in length, scrubbed of secrets (endpoint,
+    template and project carry free text)."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
-    return text if len(text) <= _MAX_LABEL_LENGTH else text[:_MAX_LABEL_LENGTH]
+    text = value if type(value) is str else str(value)
+    return scrub_label(text if len(text) <= _MAX_LABEL_LENGTH else text[:_MAX_LABEL_LENGTH])

@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from otel_perf.redact import install_log_filter
+
 logger = logging.getLogger("otel_perf")
+install_log_filter(logger)  # every line otel-perf logs is scrubbed of secrets (redact.py)
 
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
@@ -41,7 +44,10 @@ def warn_once(key: str, message: str, *args: object) -> None:
         if key in _logged:
             return
         _logged.add(key)
-    logger.warning(message, *args)
+    try:
+        logger.warning(message, *args)
+    except Exception:  # pragma: no cover - a handler that raises; never into user code
+        pass
 
 
 def count_invalid(field: str) -> None:

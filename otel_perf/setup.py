@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -21,10 +22,11 @@ from opentelemetry.util.types import Attributes
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from otel_perf import otlp_metrics, tracking
-from otel_perf.config import _UNSET, Settings
+from otel_perf.config import _UNSET, Settings, parse_bool
 from otel_perf.exposition import start_http_server
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.resource import ProcessResource, TargetInfo
+from otel_perf.selfmonitor import warn_once
 from otel_perf.stats import attach as attach_stats
 from otel_perf.version import __version__
 
@@ -97,6 +99,14 @@ class OtelPerf:
         return None if self.processor is None else self.processor.registry
 
     @property
+    def port(self) -> int | None:
+        """The port ``/metrics`` is served on (the bound one when ``0`` was asked), or
+        ``None`` when the embedded server is off or could not start."""
+        if self._server is None:
+            return None
+        return int(self._server.server_address[1])
+
+    @property
     def metrics_url(self) -> str | None:
         """``http://host:port/metrics`` of the embedded server, or ``None`` when off."""
         if self._server is None:
@@ -122,6 +132,10 @@ class OtelPerf:
             self._outlets = None
         if self.processor is not None:
             self.processor.metrics.unregister()
+        if self.tracer_provider is not None:
+            # A provider has no public way to remove a processor: take ours out of its list
+            # so configure/shutdown cycles leave exactly one (disabled ones cost per span).
+            _remove_processors(self.tracer_provider, (self.processor, self._export_processor))
         if self._export_processor is not None:
             self._export_processor.shutdown()
             self._export_processor = None
@@ -202,7 +216,14 @@ def configure(
     global _active
     with _lock:
         if _active is not None:
-            logger.debug("otel-perf is already configured; returning the active handle")
+            given = [name for name, value in _arguments(locals()).items() if value is not None]
+            if given:
+                warn_once(
+                    "configure.again",
+                    "otel-perf is already configured; this configure() call's settings (%s) "
+                    "are ignored. Call shutdown() on the active handle first to change them.",
+                    ", ".join(given),
+                )
             return _active
         settings = Settings.resolve(
             service_name=service_name,
@@ -230,6 +251,15 @@ def configure(
             )
         if not settings.enabled:
             logger.info("otel-perf is disabled (enabled=False or OTEL_PERF_ENABLED=false)")
+            _active = OtelPerf(settings, None, None, False, None, None)
+            return _active
+        if enabled is None and _sdk_disabled():
+            # The SDK records nothing then; binding a port that serves empty metrics would
+            # only hide that. Off, and said so (enabled=True overrides).
+            logger.warning(
+                "otel-perf is disabled because OTEL_SDK_DISABLED=true (no spans are recorded); "
+                "pass enabled=True to configure() to run it anyway"
+            )
             _active = OtelPerf(settings, None, None, False, None, None)
             return _active
         registry = registry if registry is not None else REGISTRY
@@ -272,11 +302,42 @@ def active() -> OtelPerf | None:
     return _active
 
 
+def _arguments(given: dict[str, Any]) -> dict[str, Any]:
+    """configure()'s arguments as given (``_UNSET`` for the port counts as not given)."""
+    names = configure.__code__.co_varnames[: configure.__code__.co_kwonlyargcount]
+    return {n: (None if given[n] is _UNSET else given[n]) for n in names}
+
+
+def _sdk_disabled() -> bool:
+    raw = os.environ.get("OTEL_SDK_DISABLED", "").strip()
+    try:
+        return bool(raw) and parse_bool(raw)
+    except ValueError:
+        logger.warning("ignoring OTEL_SDK_DISABLED=%r: not a boolean", raw)
+        return False
+
+
+def _remove_processors(provider: TracerProvider, processors: tuple[Any, ...]) -> None:
+    multi = getattr(provider, "_active_span_processor", None)
+    lock = getattr(multi, "_lock", None)
+    if lock is None or type(getattr(multi, "_span_processors", None)) is not tuple:
+        return  # another SDK layout: the disabled processor stays, as before
+    with lock:
+        multi._span_processors = tuple(  # type: ignore[union-attr]
+            p
+            for p in multi._span_processors  # type: ignore[union-attr]
+            if all(p is not ours for ours in processors if ours is not None)
+        )
+
+
 def _provider(given: TracerProvider | None, settings: Settings) -> tuple[TracerProvider, bool]:
     if given is not None:
+        _warn_service_name(given, settings)
         return given, False
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
+        if not getattr(current, "_otel_perf_created", False):
+            _warn_service_name(current, settings)
         return current, bool(getattr(current, "_otel_perf_created", False))
     resource = Resource.create(
         {SERVICE_NAME: settings.service_name} if settings.service_name else {}
@@ -290,6 +351,21 @@ def _provider(given: TracerProvider | None, settings: Settings) -> tuple[TracerP
             "set; tracked operations use otel-perf's own provider"
         )
     return provider, True
+
+
+def _warn_service_name(provider: TracerProvider, settings: Settings) -> None:
+    """An existing provider keeps its resource: a different service_name cannot apply."""
+    if not settings.service_name:
+        return
+    current = provider.resource.attributes.get(SERVICE_NAME)
+    if current != settings.service_name:
+        warn_once(
+            "configure.service_name",
+            "otel-perf: service_name=%r is ignored: the existing tracer provider's resource "
+            "has service.name=%r (set it where that provider is created)",
+            settings.service_name,
+            current,
+        )
 
 
 def _wrap_sampler(provider: TracerProvider) -> None:
@@ -363,6 +439,8 @@ def _start_server(settings: Settings, registry: CollectorRegistry) -> Any:
             exc,
         )
         return None
+    host, port = server.server_address[:2]
+    logger.info("otel-perf: serving /metrics on http://%s:%s/metrics", host, port)
     return server
 
 

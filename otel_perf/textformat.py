@@ -15,6 +15,7 @@ b'# EOF\\n'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, repeat
 from typing import Any, Final
@@ -24,6 +25,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
 from otel_perf.metrics import LimitedMetric, Row, SeriesFamily
+from otel_perf.selfmonitor import report_internal_error
 
 OPENMETRICS: Final = "application/openmetrics-text"
 _EOF: Final = "# EOF\n"
@@ -48,7 +50,10 @@ def generate(
             if others:
                 parts.append(_generic(encoder, others, openmetrics))
                 others = []
-            parts.append(render(family, openmetrics))
+            try:
+                parts.append(render(family, openmetrics))
+            except Exception as exc:  # one bad family never takes the scrape down
+                report_internal_error("exposition", exc)
         else:
             others.append(family)
     if others:
@@ -86,7 +91,13 @@ class _Families:
 
 
 def _generic(encoder: Callable[[Any], bytes], families: list[Metric], openmetrics: bool) -> str:
-    text = encoder(_Families(families)).decode("utf-8")
+    try:
+        text = encoder(_Families(families)).decode("utf-8")
+    except Exception:
+        if len(families) == 1:  # this family cannot be rendered (a label text it refuses)
+            report_internal_error("exposition", None)
+            return ""
+        return "".join(_generic(encoder, [family], openmetrics) for family in families)
     return text.removesuffix(_EOF) if openmetrics else text
 
 
@@ -162,9 +173,20 @@ def _label_pairs(metric: LimitedMetric, series: Any) -> list[str]:
 
 
 def _escape(value: str) -> str:
+    """A label value as the text formats write it: backslash, quote and newline escaped,
+    other control characters and lone surrogates (not encodable as UTF-8) replaced by
+    U+FFFD, so no label text can make the scrape body invalid."""
+    if not value.isprintable():
+        value = value.translate(_UNPRINTABLE)
+        value = _SURROGATE.sub("\ufffd", value)
     if "\\" in value or '"' in value or "\n" in value:
         return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value
+
+
+# C0/C1 control characters other than newline (escaped as \n) become U+FFFD.
+_UNPRINTABLE: Final = {c: "\ufffd" for c in (*range(0x20), *range(0x7F, 0xA0)) if c != 0x0A}
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def _number(value: float) -> str:

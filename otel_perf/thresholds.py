@@ -39,9 +39,13 @@ FALLBACK_THRESHOLD: Final = 60.0
 def is_slow(
     operation: str, duration_s: float, thresholds: Mapping[str, float] | None = None
 ) -> bool:
-    """True when ``duration_s`` exceeds the threshold of ``operation``."""
+    """True when ``duration_s`` exceeds the threshold of ``operation`` (``False`` for a
+    duration or table that is not usable: this helper never raises)."""
     table = DEFAULT_THRESHOLDS if thresholds is None else thresholds
-    return duration_s > table.get(operation, FALLBACK_THRESHOLD)
+    try:
+        return bool(float(duration_s) > float(table.get(operation, FALLBACK_THRESHOLD)))
+    except Exception:
+        return False
 
 
 def slow_threshold(
@@ -65,8 +69,13 @@ def slow_threshold(
 def error_rate(total: int, failed: int) -> float:
     """Failed operations as a percentage of ``total`` (0 when there were none).
 
-    Same contract as TRACK-008's ``calculateErrorRate(total, failed)``.
+    Same contract as TRACK-008's ``calculateErrorRate(total, failed)``; anything that is
+    not a number gives 0 (this helper never raises).
     """
-    if total <= 0:
+    try:
+        total_f, failed_f = float(total), float(failed)
+    except Exception:
         return 0.0
-    return failed / total * 100.0
+    if not total_f > 0:  # also NaN
+        return 0.0
+    return failed_f / total_f * 100.0

@@ -15,13 +15,14 @@ while recording can raise into the tracked code.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
+import linecache
 import math
 import re
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Final, Literal, TypeVar, cast
@@ -34,7 +35,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_perf import attributes as A
 from otel_perf.classify import classify_error, classify_status
 from otel_perf.pricing import NO_USAGE, Estimate, PriceTable, Usage, normalize_model
-from otel_perf.redact import scrub
+from otel_perf.redact import scrub, scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error, warn_once
 from otel_perf.thresholds import DEFAULT_THRESHOLDS, slow_threshold
 
@@ -58,7 +59,12 @@ _USAGE_FIELDS: Final = {
     "video_resolution": (A.USAGE_VIDEO_RESOLUTION, str),
     "video_audio": (A.USAGE_VIDEO_AUDIO, bool),
 }
-_NOT_ERRORS: Final = (KeyboardInterrupt, SystemExit, GeneratorExit)  # CancelledError too (below)
+#: Tracked operations nested in one context at most; deeper ones are still recorded but not
+#: made current, so operations entered and never exited cannot chain memory without bound.
+MAX_NESTING: Final = 64
+#: What of an exception's traceback goes on the span: its last frames, at most this long.
+_STACK_FRAMES: Final = 16
+_MAX_STACK: Final = 2048
 
 
 class _Runtime:
@@ -124,16 +130,20 @@ class OperationHandle:
     """What the tracked code records while it runs. Methods never raise."""
 
     __slots__ = (
+        "_attached",
         "_cost",
         "_cost_source",
+        "_depth",
+        "_ended",
         "_failure",
         "_kind",
         "_model",
         "_operation",
+        "_parent",
         "_pending",
         "_preset",
+        "_prev_context",
         "_status_code",
-        "_tokens",
         "_usage",
         "span",
     )
@@ -156,8 +166,14 @@ class OperationHandle:
         self._cost_source = A.COST_SOURCE_PROVIDER
         self._status_code: int | None = None
         self._failure: tuple[str, str | None] | None = None
-        self._tokens: tuple[Any, Any] | None = None
         self._preset = preset  # the estimate the span started with (see _generation_template)
+        # Context bookkeeping (see _Tracker.__enter__ and _finish): the handle that
+        # was current when this one was entered, the context to go back to, the depth.
+        self._attached = False
+        self._ended = False
+        self._parent: OperationHandle | None = None
+        self._prev_context: Any = None
+        self._depth = 0
 
     @property
     def operation(self) -> str:
@@ -186,27 +202,32 @@ class OperationHandle:
         provider's name (``720p``, ``1080p``, ``4k``) or ``"WIDTHxHEIGHT"``; ``video_audio``
         whether the clip has sound (prices differ with and without).
         """
-        given = {
-            "images": images,
-            "image_size": image_size,
-            "image_quality": image_quality,
-            "videos": videos,
-            "video_seconds": video_seconds,
-            "audio_seconds": audio_seconds,
-            "characters": characters,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "video_resolution": video_resolution,
-            "video_audio": video_audio,
-        }
+        try:
+            self._set_usage(
+                images=images,
+                image_size=image_size,
+                image_quality=image_quality,
+                videos=videos,
+                video_seconds=video_seconds,
+                audio_seconds=audio_seconds,
+                characters=characters,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                video_resolution=video_resolution,
+                video_audio=video_audio,
+            )
+        except Exception as exc:
+            _misused("set_usage", exc)
+
+    def _set_usage(self, **given: Any) -> None:
+        images = given["images"]
         for name, value in given.items():
             if value is None:
                 continue
             attribute, kind = _USAGE_FIELDS[name]
             checked = _checked(value, kind)
             if checked is None:
-                count_invalid(f"usage.{name}")
-                warn_once(f"usage.{name}", "otel-perf: ignoring invalid usage %s=%r", name, value)
+                _ignored(f"usage.{name}", value)
                 continue
             self._usage[name] = checked
             self._pending[attribute] = checked
@@ -216,33 +237,44 @@ class OperationHandle:
     def set_cost(self, usd: float, source: str = A.COST_SOURCE_PROVIDER) -> None:
         """Record the operation's cost in US dollars; a provider-reported cost wins over
         the estimate. ``source`` is ``provider`` or ``estimated``."""
-        if source not in (A.COST_SOURCE_PROVIDER, A.COST_SOURCE_ESTIMATED):
-            warn_once("cost.source", "otel-perf: unknown cost source %r, using 'provider'", source)
+        if type(source) is not str or source not in _COST_SOURCES:
+            _ignored("cost.source", source)
             source = A.COST_SOURCE_PROVIDER
-        try:
-            self._cost = float(usd)
-        except (TypeError, ValueError):
-            count_invalid("cost")
-            warn_once("cost.type", "otel-perf: ignoring non-numeric cost %r", usd)
+        if isinstance(usd, bool) or not isinstance(usd, (int, float)):
+            _ignored("cost", usd)
             return
+        try:
+            cost = float(usd)
+        except (OverflowError, ValueError):  # an int too large for a float
+            cost = math.inf
+        if not math.isfinite(cost) or cost < 0:
+            _ignored("cost", usd)
+            return
+        self._cost = cost
         self._cost_source = source
 
     def set_retry_attempt(self, attempt: int) -> None:
         """Record the retry attempt number (0 = first try, 1 = first retry, ...)."""
-        self._pending[A.RETRY_ATTEMPT] = attempt
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or not 0 <= attempt < 1 << 31:
+            _ignored("retry_attempt", attempt)
+            return
+        self._pending[A.RETRY_ATTEMPT] = int(attempt)
 
     def set_queue_wait(self, seconds: float) -> None:
         """Record how long the operation waited in a queue before it started."""
-        self._pending[A.QUEUE_WAIT_S] = seconds
+        checked = _checked(seconds, float)
+        if checked is None:
+            _ignored("queue_wait", seconds)
+            return
+        self._pending[A.QUEUE_WAIT_S] = checked
 
     def set_status_code(self, code: int) -> None:
         """Record the HTTP status; ``>= 400`` fails an API call with the implied error type."""
         if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
-            self._status_code = code
-            self._pending[A.HTTP_RESPONSE_STATUS_CODE] = code
+            self._status_code = int(code)
+            self._pending[A.HTTP_RESPONSE_STATUS_CODE] = int(code)
         else:
-            count_invalid("status_code")
-            warn_once("status_code", "otel-perf: ignoring invalid HTTP status %r", code)
+            _ignored("status_code", code)
 
     def fail(self, reason: str, message: str | None = None) -> None:
         """Mark the operation failed with an explicit reason, without raising.
@@ -254,11 +286,12 @@ class OperationHandle:
         An unknown reason is recorded as ``unknown`` and logged once.
         """
         accepted = A.RENDER_FAILURE_REASONS if self._kind is _RENDER else A.API_ERROR_TYPES
-        if reason not in accepted:
+        if type(reason) is not str or reason not in accepted:
+            count_invalid("fail.reason")
             warn_once(
                 f"reason.{self._kind}",
-                "otel-perf: unknown failure reason %r; accepted: %s. Recorded as 'unknown'.",
-                reason,
+                "otel-perf: unknown failure reason %s; accepted: %s. Recorded as 'unknown'.",
+                _safe_repr(reason),
                 ", ".join(accepted),
             )
             reason = "unknown"
@@ -266,12 +299,16 @@ class OperationHandle:
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Add a span-only attribute (never a metric label). Payload-like values (bytes,
-        ``data:`` URIs, strings over 1 KiB) are refused so media never lands on a span."""
-        if _is_payload(value):
-            count_invalid("payload_attribute")
-            warn_once("payload", "otel-perf: refusing payload-like value for attribute %r", key)
-            return
-        self._pending[key] = value
+        ``data:`` URIs, strings over 1 KiB, also inside lists and tuples) are refused so
+        media never lands on a span; the keys that drive metric labels
+        (:data:`~otel_perf.attributes.RESERVED_ATTRIBUTES`) are refused too: set them through
+        the ``track_*`` arguments and the handle's methods."""
+        try:
+            accepted = _accepted_attribute(key, value)
+            if accepted is not None:
+                self._pending[accepted[0]] = accepted[1]
+        except Exception as exc:
+            _misused("set_attribute", exc)
 
     def end(self, exc: BaseException | None = None) -> None:
         """End an operation begun with ``start()``; ``exc`` is the failure, if any.
@@ -279,29 +316,56 @@ class OperationHandle:
         For operations that outlive one call (a submitted video job ended by a later
         poll). Calling it twice is harmless; it never raises.
         """
+        if exc is not None and not issubclass(type(exc), BaseException):
+            _ignored("end", exc)
+            exc = None
         if self.span.is_recording():
             self._finish(exc)
 
     # --- lifecycle (used by the tracker) --------------------------------------------------
 
     def _finish(self, exc: BaseException | None) -> None:
+        """End the span, then, if this operation is current here, make current the nearest
+        open operation above it (or the context before it). An exit out of order, or in
+        another thread or task, changes no context now: a later exit or entry skips the
+        ended handle (see ``_live``)."""
+        self._ended = True
         try:
             self._end(exc)
         except Exception as internal:
             report_internal_error("tracking.end", internal)
-            try:
-                self.span.end()
-            except Exception:
-                pass
+            self._end_failed(exc)
         finally:
-            tokens = self._tokens  # restore the context the tracker attached, if any
-            if tokens is not None:
-                self._tokens = None
+            if self._attached:
+                self._attached = False
                 try:
-                    otel_context.detach(tokens[0])
-                    _current.reset(tokens[1])
-                except Exception as internal:  # a context switched mid-operation (rare)
+                    # _restore_context, inlined: this runs once per tracked operation.
+                    if _current.get() is self:
+                        parent, context = self._parent, self._prev_context
+                        if parent is not None and parent._ended:
+                            parent, context = _live(parent)
+                        otel_context.attach(context)
+                        _current.set(parent)
+                except Exception as internal:  # pragma: no cover - a broken context runtime
                     report_internal_error("tracking.context", internal)
+
+    def _end_failed(self, exc: BaseException | None) -> None:
+        """End the span after ``_end`` failed: a failure stays a failure, never charged."""
+        span = self.span
+        try:
+            failed = (exc is not None and not _is_cancellation(exc)) or self._failure is not None
+            if failed:
+                span.set_attribute(A.ERROR_TYPE, "unknown")
+                span.set_status(Status(StatusCode.ERROR, "unknown"))
+                if _CAN_RETRACT:
+                    for key in (A.COST_USD, A.COST_SOURCE):
+                        span._attributes.pop(key, None)  # type: ignore[attr-defined]
+        except Exception:  # pragma: no cover - the SDK span itself is broken
+            pass
+        try:
+            span.end()
+        except Exception:  # pragma: no cover
+            pass
 
     def _end(self, exc: BaseException | None) -> None:
         pending = self._pending
@@ -309,8 +373,11 @@ class OperationHandle:
         end_time = time.time_ns()  # the span's end: the duration the processor will see
         error_type: str | None = None
         message: str | None = None
-        if exc is not None and (isinstance(exc, _NOT_ERRORS) or _is_cancellation(exc)):
-            pending[A.OUTCOME] = "cancelled"
+        if exc is not None and _is_cancellation(exc):
+            if _deadline_expired():
+                error_type = "timeout"  # cancelled by otel_perf.deadline(): a timeout
+            else:
+                pending[A.OUTCOME] = "cancelled"
         elif self._failure is not None:
             error_type, message = self._failure
         elif self._kind is _API and self._status_code is not None and self._status_code >= 400:
@@ -319,10 +386,12 @@ class OperationHandle:
             if error_type is None:
                 error_type = classify_error(exc, render=self._kind is _RENDER)
             message = scrub(exc)
-            span.add_event("exception", _exception_attributes(exc, message))
         if error_type is not None:
-            pending[A.ERROR_TYPE] = error_type
+            # The failure first: nothing after this can turn it into a success.
             span.set_status(Status(StatusCode.ERROR, message or error_type))
+            pending[A.ERROR_TYPE] = error_type
+            if exc is not None and message is not None:
+                span.add_event("exception", _exception_attributes(exc, message))
         preset = self._preset
         if self._cost is not None:
             pending[A.COST_USD] = self._cost
@@ -358,14 +427,18 @@ class OperationHandle:
 
 
 class _Tracker:
-    """A context manager and decorator for one kind of tracked operation."""
+    """A context manager and decorator for one kind of tracked operation.
+
+    One tracker may be entered several times at once (nested, or shared by threads and
+    tasks): each ``__exit__`` ends the operation that is current in the exiting context.
+    """
 
     __slots__ = (
         "_attributes",
-        "_handle",
         "_kind",
         "_model",
         "_name",
+        "_open",
         "_operation",
         "_preset",
         "_span_kind",
@@ -388,7 +461,9 @@ class _Tracker:
         self._span_kind = span_kind
         self._attributes = attributes
         self._preset = preset
-        self._handle: OperationHandle | None = None
+        # Entries not yet exited. A list, not one attribute: append and remove are atomic,
+        # so threads sharing the tracker cannot lose an entry between a check and a store.
+        self._open: list[OperationHandle] = []
 
     def _fresh(self) -> _Tracker:
         """A new tracker with the same arguments: each decorated call gets its own."""
@@ -403,24 +478,54 @@ class _Tracker:
         )
 
     def __enter__(self) -> OperationHandle:
-        span = _runtime.tracer.start_span(
-            self._name, kind=self._span_kind, attributes=self._attributes
-        )
-        handle = OperationHandle(span, self._kind, self._operation, self._model, self._preset)
         try:
-            handle._tokens = (
-                otel_context.attach(trace.set_span_in_context(span)),
-                _current.set(handle),
+            current = _current.get()
+            base = None
+            if current is not None and current._ended:
+                # Left current by an exit out of order or in another context: skip it.
+                current, base = _live(current)
+            if base is None:
+                base = otel_context.get_current()
+            span = _runtime.tracer.start_span(
+                self._name, context=base, kind=self._span_kind, attributes=self._attributes
             )
+            handle = OperationHandle(span, self._kind, self._operation, self._model, self._preset)
+            depth = 0 if current is None else current._depth + 1
+            if depth < MAX_NESTING:
+                handle._parent = current
+                handle._prev_context = base
+                handle._depth = depth
+                otel_context.attach(trace.set_span_in_context(span, base))
+                _current.set(handle)
+                handle._attached = True
+            else:
+                count_invalid("nesting")
+                warn_once(
+                    "nesting",
+                    "otel-perf: more than %d tracked operations open in one context (entered "
+                    "and never exited?); deeper ones are recorded but not made current",
+                    MAX_NESTING,
+                )
         except Exception as internal:
             report_internal_error("tracking.start", internal)
-        self._handle = handle
+            handle = OperationHandle(
+                trace.INVALID_SPAN, self._kind, self._operation, self._model, None
+            )
+        self._open.append(handle)
         return handle
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        handle = self._handle
+        # The entry to end is the one current in the exiting context; one that was never
+        # made current (past MAX_NESTING) is the latest open one.
+        handle = _current.get()
+        try:
+            self._open.remove(handle)  # type: ignore[arg-type]
+        except ValueError:
+            try:
+                handle = self._open.pop()
+            except IndexError:  # exited more often than entered
+                handle = None
         if handle is not None:
-            self._handle = None
             handle._finish(exc)
         return False  # never swallow: the user's exception propagates as the same object
 
@@ -430,9 +535,21 @@ class _Tracker:
         For work that spans several calls, such as a long-running job submitted in one call
         and finished in a poll. ``start_time`` is in nanoseconds since the epoch (default now).
         """
-        span = _runtime.tracer.start_span(
-            self._name, kind=self._span_kind, attributes=self._attributes, start_time=start_time
-        )
+        if start_time is not None and (
+            isinstance(start_time, bool) or not isinstance(start_time, int) or start_time < 0
+        ):
+            _ignored("start_time", start_time)
+            start_time = None
+        try:
+            span = _runtime.tracer.start_span(
+                self._name,
+                kind=self._span_kind,
+                attributes=self._attributes,
+                start_time=start_time,
+            )
+        except Exception as internal:
+            report_internal_error("tracking.start", internal)
+            span = trace.INVALID_SPAN
         return OperationHandle(span, self._kind, self._operation, self._model, self._preset)
 
     async def __aenter__(self) -> OperationHandle:
@@ -442,6 +559,15 @@ class _Tracker:
         return self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
+        """Decorate ``func``: a ``def``, an ``async def``, a generator or an async generator
+        (timed over its whole iteration). Anything not callable is returned unchanged."""
+        if not callable(func):
+            _ignored("decorated", func)
+            return func
+        if inspect.isasyncgenfunction(func):
+            return cast(F, _async_generator_wrapper(self, func))
+        if inspect.isgeneratorfunction(func):
+            return cast(F, _generator_wrapper(self, func))
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -457,6 +583,174 @@ class _Tracker:
                 return func(*args, **kwargs)
 
         return cast(F, wrapper)
+
+
+def _live(handle: OperationHandle | None) -> tuple[OperationHandle | None, Any]:
+    """The nearest open handle from ``handle`` up, and the context it had made current
+    (the context of the ended handles' outermost entry), skipping ended ones."""
+    context = None
+    while handle is not None and handle._ended:
+        context = handle._prev_context
+        handle = handle._parent
+    return handle, context
+
+
+def _generator_wrapper(tracker: _Tracker, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A generator timed from its first ``next()`` to its end. The span is current only
+    while the generator runs, never in the consumer between items."""
+
+    @functools.wraps(func)
+    def generator(*args: Any, **kwargs: Any) -> Any:
+        handle = tracker._fresh().start()
+        step = _Steps(handle)
+        try:
+            inner = step.run(func, args, kwargs)
+            send: Any = inner.send
+            value: Any = None
+            while True:
+                try:
+                    item = step.run(send, (value,), {})
+                except StopIteration as stop:
+                    handle._finish(None)
+                    return stop.value
+                try:
+                    value = yield item
+                    send = inner.send
+                except GeneratorExit:
+                    step.run(inner.close, (), {})
+                    raise
+                except BaseException as thrown:
+                    value, send = thrown, inner.throw
+        except BaseException as exc:
+            handle._finish(exc)
+            raise
+
+    return generator
+
+
+def _async_generator_wrapper(tracker: _Tracker, func: Callable[..., Any]) -> Callable[..., Any]:
+    """An async generator timed over its iteration (see ``_generator_wrapper``)."""
+
+    @functools.wraps(func)
+    async def generator(*args: Any, **kwargs: Any) -> Any:
+        handle = tracker._fresh().start()
+        step = _Steps(handle)
+        try:
+            inner = step.run(func, args, kwargs)
+            send: Any = inner.asend
+            value: Any = None
+            while True:
+                try:
+                    item = await step.run_async(send, value)
+                except StopAsyncIteration:
+                    handle._finish(None)
+                    return
+                try:
+                    value = yield item
+                    send = inner.asend
+                except GeneratorExit:
+                    await step.run_async(lambda _: inner.aclose(), None)
+                    raise
+                except BaseException as thrown:
+                    value, send = thrown, inner.athrow
+        except BaseException as exc:
+            handle._finish(exc)
+            raise
+
+    return generator
+
+
+class _Steps:
+    """Runs one step of a wrapped generator with its operation current."""
+
+    __slots__ = ("context", "handle")
+
+    def __init__(self, handle: OperationHandle) -> None:
+        self.handle = handle
+        self.context = trace.set_span_in_context(handle.span)
+
+    def run(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        token = otel_context.attach(self.context)
+        current = _current.set(self.handle)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _current.reset(current)
+            otel_context.detach(token)
+
+    async def run_async(self, func: Callable[[Any], Any], value: Any) -> Any:
+        token = otel_context.attach(self.context)
+        current = _current.set(self.handle)
+        try:
+            return await func(value)
+        finally:
+            _current.reset(current)
+            otel_context.detach(token)
+
+
+# --- deadlines ----------------------------------------------------------------------------
+
+_deadline: contextvars.ContextVar[Any] = contextvars.ContextVar("otel_perf_deadline", default=None)
+
+
+class deadline:
+    """``asyncio.timeout()`` whose expiry tracked operations inside record as timeouts.
+
+    A plain ``asyncio.wait_for``/``asyncio.timeout`` deadline reaches a tracked operation as
+    a cancellation (``otel_perf_operations_cancelled_total``), indistinguishable from any
+    other; under ``deadline`` it is a failure with ``error_type="timeout"``, its duration in
+    the error histogram, counted in the error rate and the timeout advice.
+
+    >>> async def main():                                   # doctest: +SKIP
+    ...     async with otel_perf.deadline(30):
+    ...         await generate()                            # a tracked coroutine
+    """
+
+    __slots__ = ("_expired", "_seconds", "_timer", "_token")
+
+    def __init__(self, seconds: float | None) -> None:
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+        ):
+            _ignored("deadline", seconds)
+            seconds = None
+        self._seconds = seconds
+        self._expired = False
+        self._timer: Any = None
+        self._token: Any = None
+
+    async def __aenter__(self) -> deadline:
+        if self._seconds is not None:
+            task = asyncio.current_task()
+            if task is not None:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(max(0.0, self._seconds), self._expire, task)
+        self._token = _deadline.set(self)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        _deadline.reset(self._token)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._expired and exc_type is asyncio.CancelledError:
+            task = asyncio.current_task()
+            uncancel = getattr(task, "uncancel", None)
+            if uncancel is not None:  # Python 3.11+: this cancellation is handled here
+                uncancel()
+            raise TimeoutError(f"deadline of {self._seconds} s exceeded") from exc
+
+    def _expire(self, task: asyncio.Task[Any]) -> None:
+        self._expired = True
+        task.cancel()
+
+    def expired(self) -> bool:
+        """Whether the deadline passed."""
+        return self._expired
+
+
+def _deadline_expired() -> bool:
+    current = _deadline.get()
+    return current is not None and current._expired
 
 
 # --- public entry points ------------------------------------------------------------------
@@ -486,16 +780,16 @@ def track_generation(
     >>> @track_generation("generate_video", model="veo")
     ... async def animate(frame): ...
     """
-    if operation not in _runtime.generation_operations:
+    if type(operation) is not str or operation not in _runtime.generation_operations:
         raise ValueError(
-            f"track_generation: unknown operation {operation!r}; accepted values: "
+            f"track_generation: unknown operation {_safe_repr(operation)}; accepted values: "
             f"{', '.join(sorted(_runtime.generation_operations))} "
             "(add more with configure(extra_operations=...))"
         )
     if attributes is None and request_id is None:
         try:
             template = _generation_templates.get((operation, model, provider, project))
-        except TypeError:  # an unhashable model or provider: nothing to cache
+        except Exception:  # an unhashable model or provider: nothing to cache
             template = None
         if template is None:
             template = _cached_generation_template(operation, model, provider, project)
@@ -522,7 +816,7 @@ def _cached_generation_template(
     try:
         key = (operation, model, provider, project)
         hash(key)
-    except TypeError:  # an unhashable model or provider: nothing to cache
+    except Exception:  # an unhashable model or provider: nothing to cache
         return template
     if len(_generation_templates) >= _TEMPLATE_CACHE_SIZE:
         _generation_templates.clear()  # bounded under a flood of distinct models
@@ -550,13 +844,14 @@ def _generation_template(
     attrs = _user_attributes(attributes)
     attrs[A.OPERATION] = operation
     attrs[A.GEN_AI_OPERATION_NAME] = operation
-    attrs[A.GEN_AI_REQUEST_MODEL] = "" if model is None else str(model)
+    model = "" if model is None else (_text("model", model) or "")
+    attrs[A.GEN_AI_REQUEST_MODEL] = model
     output_type = A.OUTPUT_TYPES.get(operation)
     if output_type is not None:
         attrs[A.GEN_AI_OUTPUT_TYPE] = output_type
-    _put(attrs, A.GEN_AI_PROVIDER_NAME, provider)
-    _put(attrs, A.PROJECT, project)
-    _put(attrs, A.REQUEST_ID, request_id)
+    _put_text(attrs, A.GEN_AI_PROVIDER_NAME, provider)
+    _put_text(attrs, A.PROJECT, project, scrub_label)
+    _put_text(attrs, A.REQUEST_ID, request_id, _scrub_id)
     name = f"{operation} {model}" if model else operation
     label_model = normalize_model(model)
     preset = None
@@ -589,20 +884,20 @@ def track_render(
     >>> with track_render("still", template_id="tpl_hero", width=1920, height=1080) as r:
     ...     pass
     """
-    operation = A.RENDER_OPERATIONS.get(render_type)
+    operation = A.RENDER_OPERATIONS.get(render_type) if type(render_type) is str else None
     if operation is None:
         raise ValueError(
-            f"track_render: unknown render_type {render_type!r}; accepted values: "
+            f"track_render: unknown render_type {_safe_repr(render_type)}; accepted values: "
             f"{', '.join(A.RENDER_TYPES)}"
         )
     attrs = _user_attributes(attributes)
     attrs[A.OPERATION] = operation
     attrs[A.RENDER_TYPE] = render_type
-    _put(attrs, A.RENDER_ID, render_id)
-    _put(attrs, A.RENDER_TEMPLATE_ID, template_id)
-    _put(attrs, A.RENDER_WIDTH, width)
-    _put(attrs, A.RENDER_HEIGHT, height)
-    _put(attrs, A.PROJECT, project)
+    _put_text(attrs, A.RENDER_ID, render_id, _scrub_id)
+    _put_text(attrs, A.RENDER_TEMPLATE_ID, template_id, scrub_label)
+    _put_int(attrs, A.RENDER_WIDTH, width)
+    _put_int(attrs, A.RENDER_HEIGHT, height)
+    _put_text(attrs, A.PROJECT, project, scrub_label)
     return _Tracker(_RENDER, operation, "", operation, SpanKind.INTERNAL, attrs)
 
 
@@ -621,19 +916,22 @@ def track_api_call(
     ``{id}`` so a URL cannot explode the ``endpoint`` label. A recorded status >= 400 fails
     the call with the error type the status implies, even without an exception.
     """
-    method_upper = str(method).upper()
+    method_upper = method.upper() if type(method) is str else None
     if method_upper not in A.HTTP_METHODS:
         raise ValueError(
-            f"track_api_call: unknown method {method!r}; accepted values: "
+            f"track_api_call: unknown method {_safe_repr(method)}; accepted values: "
             f"{', '.join(sorted(A.HTTP_METHODS))}"
         )
-    route = route_template(endpoint)
+    route = route_template(_text("endpoint", endpoint) or "")
+    if not isinstance(span_kind, SpanKind):
+        _ignored("span_kind", span_kind)
+        span_kind = SpanKind.CLIENT
     attrs = _user_attributes(attributes)
     attrs[A.OPERATION] = A.API_OPERATION
     attrs[A.HTTP_ROUTE] = route
     attrs[A.HTTP_REQUEST_METHOD] = method_upper
-    _put(attrs, A.REQUEST_ID, request_id)
-    _put(attrs, A.PROJECT, project)
+    _put_text(attrs, A.REQUEST_ID, request_id, _scrub_id)
+    _put_text(attrs, A.PROJECT, project, scrub_label)
     return _Tracker(_API, A.API_OPERATION, "", f"{method_upper} {route}", span_kind, attrs)
 
 
@@ -645,14 +943,19 @@ _ID_SEGMENT: Final = re.compile(
 )
 
 
-@lru_cache(maxsize=1024)  # bounded: many distinct URLs cannot grow memory
 def route_template(endpoint: str) -> str:
     """``/api/render/42?x=1`` -> ``/api/render/{id}``; already-templated routes unchanged.
 
     >>> route_template("https://api.example.com/v1/jobs/123e4567-e89b-12d3-a456-426614174000")
     '/v1/jobs/{id}'
     """
-    path = str(endpoint).split("?", 1)[0].split("#", 1)[0]
+    return _route_template(endpoint if type(endpoint) is str else "")
+
+
+@lru_cache(maxsize=1024)  # bounded: many distinct URLs cannot grow memory
+def _route_template(endpoint: str) -> str:
+    # Scrubbed first: a secret cut into segments would no longer look like one.
+    path = scrub_label(endpoint.split("?", 1)[0].split("#", 1)[0])
     if "://" in path:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
     return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
@@ -706,30 +1009,134 @@ def _can_retract() -> bool:
 _CAN_RETRACT: Final = _can_retract()
 
 
+_COST_SOURCES: Final = (A.COST_SOURCE_PROVIDER, A.COST_SOURCE_ESTIMATED)
+_MAX_SEQUENCE: Final = 128
+
+
 def _put(attrs: dict[str, Any], key: str, value: Any) -> None:
     if value is not None:
         attrs[key] = value
 
 
+def _put_text(attrs: dict[str, Any], key: str, value: Any, scrubbed: Any = None) -> None:
+    """A string argument (project, template, request id...): other types become their
+    ``str()``; a payload-like or unprintable value is refused; free text is scrubbed
+    (``scrub_label``, cached, for values that repeat: project, template)."""
+    if value is None:
+        return
+    text = _text(key, value)
+    if text is not None:
+        attrs[key] = text if scrubbed is None else scrubbed(text)
+
+
+def _scrub_id(text: str) -> str:
+    return scrub(text, max_length=_MAX_ATTRIBUTE_STRING)
+
+
+def _text(field: str, value: Any) -> str | None:
+    if type(value) is not str:
+        try:
+            value = str(value)
+        except Exception:
+            _ignored(field, value)
+            return None
+        if type(value) is not str:
+            _ignored(field, value)
+            return None
+    if _is_payload(value):
+        count_invalid("payload_attribute")
+        warn_once("payload", "otel-perf: refusing payload-like value for %s", field)
+        return None
+    return value
+
+
+def _put_int(attrs: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 31:
+        _ignored(key, value)
+        return
+    attrs[key] = int(value)
+
+
 def _user_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not attributes:
+    if attributes is None:
         return {}
     accepted = {}
-    for key, value in attributes.items():
-        if _is_payload(value):
-            count_invalid("payload_attribute")
-            warn_once("payload", "otel-perf: refusing payload-like value for attribute %r", key)
-        else:
-            accepted[str(key)] = value
+    try:
+        for key, value in attributes.items():
+            checked = _accepted_attribute(key, value)
+            if checked is not None:
+                accepted[checked[0]] = checked[1]
+    except Exception as exc:  # not a mapping, or one whose items() raises
+        _misused("attributes", exc)
     return accepted
 
 
-def _is_payload(value: Any) -> bool:
+def _accepted_attribute(key: Any, value: Any) -> tuple[str, Any] | None:
+    """``(key, value)`` for a span-only attribute, or ``None`` when it is refused."""
+    if type(key) is not str:
+        _ignored("attribute_key", key)
+        return None
+    if key in A.RESERVED_ATTRIBUTES:
+        count_invalid("reserved_attribute")
+        warn_once(
+            f"reserved.{key}",
+            "otel-perf: attribute %s drives metric labels and cannot be set as a span-only "
+            "attribute; pass it as an argument of track_*() or a handle method",
+            key,
+        )
+        return None
+    if _is_payload(value):
+        count_invalid("payload_attribute")
+        warn_once("payload", "otel-perf: refusing payload-like value for attribute %s", key)
+        return None
+    if isinstance(value, (str, bool, int, float)):
+        return key, value
+    if isinstance(value, (list, tuple)):
+        return key, tuple(value)
+    _ignored(f"attribute.{key}", value)  # not an OpenTelemetry attribute type
+    return None
+
+
+def _is_payload(value: Any, depth: int = 0) -> bool:
+    """Bytes, ``data:`` URIs and strings over 1 KiB, also inside sequences (whose length
+    is bounded too); objects of other types count by the length of their ``str()``."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return True
     if isinstance(value, str):
         return len(value) > _MAX_ATTRIBUTE_STRING or value.startswith("data:")
-    return False
+    if isinstance(value, (bool, int, float)) or value is None:
+        return False
+    if isinstance(value, (list, tuple)):
+        if depth > 0 or len(value) > _MAX_SEQUENCE:
+            return True  # attributes are flat: a nested or huge sequence is not metadata
+        return any(_is_payload(item, 1) for item in value)
+    try:
+        return len(str(value)) > _MAX_ATTRIBUTE_STRING
+    except Exception:
+        return True
+
+
+def _misused(stage: str, exc: BaseException) -> None:
+    """A public call given something that made it fail: counted, logged once, ignored."""
+    count_invalid(stage)
+    warn_once(f"misuse.{stage}", "otel-perf: ignoring an invalid argument to %s (%s)", stage,
+              _safe_repr(exc))  # fmt: skip
+
+
+def _ignored(field: str, value: Any) -> None:
+    """A value of the wrong type or range: counted by field, logged once, ignored."""
+    count_invalid(field)
+    warn_once(f"invalid.{field}", "otel-perf: ignoring invalid %s=%s", field, _safe_repr(value))
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+        return text if type(text) is str else f"<{type(value).__name__}>"
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _checked(value: Any, kind: type) -> Any:
@@ -833,19 +1240,51 @@ def _copied(
 
 
 def _is_cancellation(exc: BaseException) -> bool:
-    # asyncio.CancelledError and trio/anyio cancellations derive from BaseException only.
-    return not isinstance(exc, Exception) or type(exc).__name__ == "CancelledError"
+    # asyncio.CancelledError and trio/anyio cancellations derive from BaseException only;
+    # KeyboardInterrupt, SystemExit and GeneratorExit too. type() cannot be faked, isinstance
+    # can (a raising __class__), so only type() is asked.
+    try:
+        return not issubclass(type(exc), Exception) or type(exc).__name__ == "CancelledError"
+    except Exception:  # pragma: no cover - a metaclass whose __name__ raises
+        return False
+
+
+def _frames(tb: Any) -> str:
+    """The last ``_STACK_FRAMES`` frames as ``traceback`` prints them, without the column
+    carets Python 3.11+ computes (most of ``format_tb``'s cost)."""
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    lines = []
+    for entry in entries[-_STACK_FRAMES:]:
+        code = entry.tb_frame.f_code
+        lines.append(f'  File "{code.co_filename}", line {entry.tb_lineno}, in {code.co_name}\n')
+        source = linecache.getline(code.co_filename, entry.tb_lineno).strip()
+        if source:
+            lines.append(f"    {source}\n")
+    return "".join(lines)
 
 
 def _exception_attributes(exc: BaseException, message: str) -> dict[str, Any]:
+    """The span event of a failure: the scrubbed message and the last frames of the stack.
+
+    Only the frames are formatted (at most ``_STACK_FRAMES``, the last ``_MAX_STACK``
+    characters scrubbed) and the scrubbed message closes the trace: scrubbing the whole
+    formatted exception cost more than the rest of a failed operation together.
+    """
     try:
-        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        exc_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    except Exception:  # pragma: no cover - a metaclass whose names raise
+        exc_type = "unknown"
+    try:
+        frames = scrub(_frames(exc.__traceback__)[-_MAX_STACK:], max_length=_MAX_STACK)
     except Exception:
-        stack = ""
+        frames = ""
     return {
-        "exception.type": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        "exception.type": exc_type,
         "exception.message": message,
-        "exception.stacktrace": scrub(stack[-8192:], max_length=8192),
+        "exception.stacktrace": f"Traceback (most recent call last):\n{frames}{exc_type}: {message}",
         "exception.escaped": True,
     }
 
@@ -855,6 +1294,7 @@ __all__ = [
     "active_pricing",
     "bind",
     "current_operation",
+    "deadline",
     "route_template",
     "track_api_call",
     "track_generation",
