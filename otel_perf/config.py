@@ -52,6 +52,7 @@ ENVIRONMENT: Final = {
     "OTEL_EXPORTER_OTLP_ENDPOINT": "Export spans over OTLP to this endpoint (standard; off when unset).",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "Traces-only OTLP endpoint (standard; wins over the one above).",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "`http/protobuf` (default) or `grpc` (standard).",
+    "PROMETHEUS_MULTIPROC_DIR": "Multiprocess mode (prometheus-client's variable): every process records into this directory and every /metrics serves the sum (docs/deployment.md).",
 }  # fmt: skip
 
 
@@ -72,6 +73,7 @@ class Settings:
     api_routes: tuple[str, ...] = ()
     otlp_endpoint: str | None = None
     otlp_protocol: str = "http/protobuf"
+    multiprocess_dir: str | None = None
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -323,6 +325,34 @@ def _resolve_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> st
     return str(_from_env(env, name, lambda raw: _check_protocol(name, raw), "http/protobuf"))
 
 
+def _resolve_multiprocess_dir(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str | None:
+    from otel_perf.multiprocess import ENV_VAR, check_directory, directory_from_env
+
+    if _given(arg):
+        if not isinstance(arg, (str, os.PathLike)) or not str(arg):
+            raise ValueError(f"multiprocess_dir must be a directory path, got {arg!r}")
+        path = os.fspath(arg)
+        problem = check_directory(path)
+        if problem is not None:
+            raise ValueError(f"multiprocess_dir: {problem}")
+        return str(path)
+    path = directory_from_env(env)
+    if path is None:
+        return None
+    problem = check_directory(path)
+    if problem is not None:
+        # Not raised (a deployment typo must not take the service down), but loud: every
+        # process now counts on its own and no endpoint shows the sum.
+        logger.error(
+            "otel-perf: ignoring %s: %s. Metrics are kept per process until this is fixed, "
+            "so a prefork server's /metrics shows one worker only",
+            ENV_VAR,
+            problem,
+        )
+        return None
+    return path
+
+
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -372,4 +402,5 @@ _RESOLVERS: Final[dict[str, Resolver]] = {
     "api_routes": _simple("api_routes", "OTEL_PERF_API_ROUTES", _check_routes, _parse_list, ()),
     "otlp_endpoint": _resolve_endpoint,
     "otlp_protocol": _resolve_protocol,
+    "multiprocess_dir": _resolve_multiprocess_dir,
 }

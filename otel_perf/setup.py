@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -20,9 +21,9 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from otel_perf import tracking
+from otel_perf import selfmonitor, tracking
 from otel_perf.config import _UNSET, Settings
-from otel_perf.exposition import start_http_server
+from otel_perf.exposition import Endpoint
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.stats import attach as attach_stats
 from otel_perf.version import __version__
@@ -77,7 +78,8 @@ class OtelPerf:
         tracer_provider: TracerProvider | None,
         owns_provider: bool,
         export_processor: SpanProcessor | None,
-        server: Any,
+        server: Endpoint | None,
+        exposition_registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.processor = processor
@@ -85,10 +87,21 @@ class OtelPerf:
         self._owns_provider = owns_provider
         self._export_processor = export_processor
         self._server = server
+        #: What the ``/metrics`` endpoints serve: the processor's registry, or in
+        #: multiprocess mode the sum over every process's files plus the user's own
+        #: ``prometheus_client`` multiprocess metrics.
+        self.exposition_registry = exposition_registry
+        #: Set in a process forked from the one that configured (see ``configure()``).
+        self.forked = False
 
     @property
     def enabled(self) -> bool:
         return self.processor is not None
+
+    @property
+    def multiprocess(self) -> bool:
+        """Whether every process records into ``settings.multiprocess_dir``."""
+        return self.processor is not None and self.processor.metrics.store is not None
 
     @property
     def registry(self) -> CollectorRegistry | None:
@@ -97,9 +110,10 @@ class OtelPerf:
     @property
     def metrics_url(self) -> str | None:
         """``http://host:port/metrics`` of the embedded server, or ``None`` when off."""
-        if self._server is None:
+        address = None if self._server is None else self._server.server_address
+        if address is None:
             return None
-        host, port = self._server.server_address[:2]
+        host, port = address[:2]
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/metrics"
 
@@ -111,11 +125,15 @@ class OtelPerf:
                 _active = None
         if self._server is not None:
             self._server.shutdown()
-            self._server.server_close()
             self._server = None
         if self.processor is not None:
             self.processor.disable()
-            self.processor.metrics.unregister()
+            metrics = self.processor.metrics
+            metrics.unregister()
+            if metrics.store is not None:
+                metrics.apply_pending()
+                with metrics.lock:
+                    metrics.store.close()
         if self._export_processor is not None:
             self._export_processor.shutdown()
             self._export_processor = None
@@ -123,6 +141,40 @@ class OtelPerf:
             self.tracer_provider.force_flush()
         tracking.unbind()
         attach_stats(None)
+
+    def _after_fork_in_child(self) -> None:
+        """The child records on its own: nothing of the parent's queued, open or counted
+        (with files, into its own files), no inherited server; see ``configure()``."""
+        self.forked = True
+        served = self._server is not None and self._server.server is not None
+        if self._server is not None:
+            self._server.drop_after_fork()
+            self._server = None
+        if self.processor is None:
+            return
+        self.processor.reset_after_fork()
+        for registry in (self.registry, self.exposition_registry):
+            _reinit_registry_lock(registry)
+        if self.multiprocess and self.exposition_registry is not None:
+            for collector in list(getattr(self.exposition_registry, "_collector_to_names", ())):
+                if hasattr(collector, "after_fork"):
+                    collector.after_fork()
+        elif served:
+            selfmonitor.warn_once(
+                "fork-without-multiprocess",
+                "otel-perf: process %d was forked from one serving /metrics, without %s: its "
+                "metrics are recorded but no endpoint serves them. Set %s to an empty "
+                "directory before the service starts (docs/deployment.md)",
+                os.getpid(),
+                "PROMETHEUS_MULTIPROC_DIR",
+                "PROMETHEUS_MULTIPROC_DIR",
+            )
+
+    def _serve_in_child(self) -> None:
+        """``configure()`` called again in a forked child: serve from here too."""
+        self.forked = False
+        if self._server is None and self.processor is not None:
+            self._server = _start_server(self.settings, self.exposition_registry, self.multiprocess)
 
     def __enter__(self) -> OtelPerf:
         return self
@@ -148,6 +200,7 @@ def configure(
     otlp_endpoint: str | None = None,
     otlp_protocol: str | None = None,
     enabled: bool | None = None,
+    multiprocess_dir: str | None = None,
 ) -> OtelPerf:
     """Set up otel-perf in one call; a second call returns the active handle unchanged.
 
@@ -172,6 +225,12 @@ def configure(
         otlp_endpoint / otlp_protocol: export spans over OTLP (``http/protobuf`` or ``grpc``);
             default ``OTEL_EXPORTER_OTLP_*``, off when unset.
         enabled: ``False`` (or ``OTEL_PERF_ENABLED=false``) makes this a no-op.
+        multiprocess_dir: record into this directory so every ``/metrics`` serves the sum
+            over all processes (default ``PROMETHEUS_MULTIPROC_DIR``; see docs/deployment.md).
+
+    Called again in a process forked after ``configure()`` (gunicorn ``post_fork``, Celery
+    ``worker_process_init``), it returns the inherited handle, which the fork already made
+    per-process, and starts this process's ``/metrics`` server.
 
     Raises:
         ValueError: a setting is invalid; the message names it and the accepted values.
@@ -179,6 +238,11 @@ def configure(
     global _active
     with _lock:
         if _active is not None:
+            if _active.forked:
+                # In a forked child (post_fork, worker_process_init): the handle the parent
+                # set up was made per-process at fork time; serve from this process too.
+                _active._serve_in_child()
+                return _active
             logger.debug("otel-perf is already configured; returning the active handle")
             return _active
         settings = Settings.resolve(
@@ -195,6 +259,7 @@ def configure(
             otlp_endpoint=otlp_endpoint,
             otlp_protocol=otlp_protocol,
             enabled=enabled,
+            multiprocess_dir=multiprocess_dir,
         )
         if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
             raise ValueError(
@@ -223,14 +288,23 @@ def configure(
                 _otlp_exporter(settings, explicit=otlp_endpoint is not None)
             )
             provider.add_span_processor(export)
-        server = _start_server(settings, registry)
+        exposition = registry
+        if processor.metrics.store is not None:
+            from otel_perf import multiprocess
+
+            directory = processor.metrics.store.directory
+            stale = multiprocess.stale_files(directory)
+            if stale:
+                logger.warning(multiprocess.stale_message(directory, stale))
+            exposition = multiprocess.view_registry(processor.metrics, directory)
+        server = _start_server(settings, exposition, processor.metrics.store is not None)
         tracking.bind(
             provider.get_tracer("otel_perf", __version__),
             settings.pricing,
             settings.extra_operations,
         )
         attach_stats(processor.metrics)
-        _active = OtelPerf(settings, processor, provider, owns, export, server)
+        _active = OtelPerf(settings, processor, provider, owns, export, server, exposition)
         return _active
 
 
@@ -285,24 +359,60 @@ def _otlp_exporter(settings: Settings, explicit: bool) -> SpanExporter:
     return OTLPSpanExporter(endpoint=endpoint)
 
 
-def _start_server(settings: Settings, registry: CollectorRegistry) -> Any:
-    if settings.prometheus_port is None:
+def _start_server(
+    settings: Settings, registry: CollectorRegistry | None, shared: bool
+) -> Endpoint | None:
+    if settings.prometheus_port is None or registry is None:
         return None
-    try:
-        server, _thread = start_http_server(
-            settings.prometheus_port, addr=settings.prometheus_host, registry=registry
-        )
-    except OSError as exc:
-        # A busy port must not take the host application down: log and run without it.
-        logger.error(
-            "otel-perf: cannot serve /metrics on %s:%s (%s); metrics are still recorded and "
-            "available through make_wsgi_app()/make_asgi_app()",
+    endpoint = Endpoint(settings.prometheus_host, settings.prometheus_port, registry, shared)
+    exc = endpoint.start()
+    if exc is None:
+        return endpoint
+    if shared:
+        # Multiprocess mode: a sibling (or a process without SO_REUSEPORT) holds the port
+        # and serves the same sum; this process retries in the background.
+        logger.info(
+            "otel-perf: %s:%s is taken (%s); another process serves the same multiprocess "
+            "sum, this one (pid %d) retries binding every few seconds",
             settings.prometheus_host,
             settings.prometheus_port,
             exc,
+            os.getpid(),
         )
-        return None
-    return server
+        return endpoint
+    # A busy port must not take the host application down: log and run without it.
+    logger.error(
+        "otel-perf: cannot serve /metrics on %s:%s (%s); metrics are still recorded and "
+        "available through make_wsgi_app()/make_asgi_app()",
+        settings.prometheus_host,
+        settings.prometheus_port,
+        exc,
+    )
+    return None
+
+
+def _reinit_registry_lock(registry: CollectorRegistry | None) -> None:
+    # prometheus_client's registry lock may have been held by a scrape at fork time.
+    lock = getattr(registry, "_lock", None)
+    if lock is not None and hasattr(lock, "acquire"):
+        reentrant = isinstance(lock, type(threading.RLock()))
+        registry._lock = threading.RLock() if reentrant else threading.Lock()  # type: ignore[union-attr]
+
+
+def _after_fork_in_child() -> None:
+    """Runs in every forked child (``os.register_at_fork``); never raises."""
+    global _lock
+    _lock = threading.Lock()
+    try:
+        selfmonitor.reset_after_fork()
+        if _active is not None:
+            _active._after_fork_in_child()
+    except Exception as exc:  # pragma: no cover - a fork must never fail because of us
+        selfmonitor.report_internal_error("fork", exc)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 __all__ = ["OtelPerf", "RecordUnsampledSampler", "active", "configure"]
