@@ -144,9 +144,7 @@ def load(url: str, n: int, threads: int = 4) -> set[str]:
         return set(pool.map(one, range(n)))
 
 
-def assert_exact(
-    urls: Sequence[str], n: int, scrapes: int = 4, attempts: int = 1
-) -> list[Totals]:
+def assert_exact(urls: Sequence[str], n: int, scrapes: int = 4, attempts: int = 1) -> list[Totals]:
     """Every scrape of every endpoint shows exactly ``n`` operations and ``n × cost``."""
     seen = []
     for i in range(scrapes):
@@ -164,4 +162,3 @@ def free_ports(count: int) -> list[int]:
     while len(ports) < count:
         ports.add(free_port())
     return sorted(ports)
-
