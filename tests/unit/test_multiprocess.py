@@ -208,7 +208,7 @@ def test_configure_after_shutdown_continues_this_pids_totals(tmp_path):
 
 
 def test_missing_directory_argument_raises_naming_the_setting(tmp_path):
-    with pytest.raises(ValueError, match="multiprocess_dir: .*does not exist.*mkdir"):
+    with pytest.raises(ValueError, match=r"multiprocess_dir: .*does not exist.*mkdir"):
         otel_perf.configure(prometheus_port=None, multiprocess_dir=str(tmp_path / "nope"))
 
 
@@ -271,6 +271,7 @@ def test_families_read_api_has_specs_and_rows(tmp_path):
     assert duration.source.kind == "histogram" and duration.source.bounds
     (row,) = duration.rows
     series, counts, total, exemplars = row
+    assert total > 0
     assert dict(zip(duration.source.spec.labels, series.labels, strict=True))["model"] == "flux-pro"
     assert sum(counts) == 2 and len(counts) == len(duration.source.bounds) + 1
     assert exemplars is None  # the files carry no exemplars
