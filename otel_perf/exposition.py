@@ -231,6 +231,16 @@ class _Server(ThreadingWSGIServer):
             self._slots.release()
             raise
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scraper that timed out or went away is not worth a traceback on stderr."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):  # TimeoutError, ConnectionResetError, ...
+            from otel_perf.selfmonitor import report_internal_error
+
+            report_internal_error("scrape", exc)
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
