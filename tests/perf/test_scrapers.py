@@ -36,7 +36,7 @@ def test_fifty_concurrent_scrapes_share_a_few_renders():
     registry = CollectorRegistry()
     slow = _SlowCollector()
     registry.register(slow)
-    server, thread = exposition.start_http_server(0, registry=registry)
+    server, _thread = exposition.start_http_server(0, registry=registry)
     url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
     try:
         barrier = threading.Barrier(50)
