@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import struct
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
@@ -93,27 +94,44 @@ def check_directory(path: str) -> str | None:
 
 
 class _File:
-    """A file of (key -> float) this process writes; ``MmapedDict`` underneath."""
+    """A file of (key -> float) this process writes; ``MmapedDict`` underneath.
 
-    __slots__ = ("_dict", "path", "write")
+    A series asks once for its key's ``position``; afterwards a write is one slice
+    assignment into ``mmap`` (``MmapedDict.write_value`` costs four Python-level calls).
+    Positions are offsets, so they stay valid when the file grows and is mapped again.
+    """
+
+    __slots__ = ("_dict", "mmap", "path")
 
     def __init__(self, path: str) -> None:
         from prometheus_client.mmap_dict import MmapedDict
 
         self.path = path
         self._dict = MmapedDict(path)
-        write = self._dict.write_value
+        self.mmap: Any = self._dict._m
 
-        def write_value(key: str, value: float) -> None:
-            write(key, value, 0.0)
+    def position(self, key: str) -> int:
+        """Where the value of ``key`` lives (the key is added, at 0.0, if new)."""
+        positions = self._dict._positions
+        pos = positions.get(key)
+        if pos is None:
+            self._dict._init_value(key)
+            self.mmap = self._dict._m  # remapped if the file grew
+            pos = positions[key]
+        return int(pos)
 
-        self.write = write_value
+    def write(self, key: str, value: float) -> None:
+        pos = self.position(key)
+        self.mmap[pos : pos + 8] = _pack(value)
 
     def close(self) -> None:
         try:
             self._dict.close()
         except Exception:  # pragma: no cover - already closed
             pass
+
+
+_pack: Final = struct.Struct("d").pack
 
 
 def _read(path: str) -> Iterator[tuple[str, float]]:
@@ -131,84 +149,94 @@ def _key(name: str, labels: tuple[str, ...], slot: str = "") -> str:
 # --- Writing: series that write their value through -----------------------------------------
 
 
+# Each writes its value at its position in this process's file (see _File). A series
+# belongs to one file; a fork starts the child with new series (MetricSet.reset_after_fork).
+
+
 class _FileCounter(CounterSeries):
-    __slots__ = ("_file", "_key")
+    __slots__ = ("_file", "_pos")
     _file: _File
-    _key: str
+    _pos: int
 
     def _inc(self, amount: float = 1.0) -> None:
         self.value += amount
-        self._file.write(self._key, self.value)
+        pos = self._pos
+        self._file.mmap[pos : pos + 8] = _pack(self.value)
 
 
 class _FileOverflowCounter(_OverflowCounter):
-    __slots__ = ("_file", "_key")
+    __slots__ = ("_file", "_pos")
     _file: _File
-    _key: str
+    _pos: int
 
     def _inc(self, amount: float = 1.0) -> None:
         _OverflowCounter._inc(self, amount)
-        self._file.write(self._key, self.value)
+        pos = self._pos
+        self._file.mmap[pos : pos + 8] = _pack(self.value)
 
 
 class _FileGauge(GaugeSeries):
-    __slots__ = ("_file", "_key")
+    __slots__ = ("_file", "_pos")
     _file: _File
-    _key: str
+    _pos: int
 
     def _inc(self, amount: float = 1.0) -> None:
         self.value += amount
-        self._file.write(self._key, self.value)
+        pos = self._pos
+        self._file.mmap[pos : pos + 8] = _pack(self.value)
 
     _move = _inc  # the in-progress gauge: no fold counting (the processor counts those)
 
     def _dec(self, amount: float = 1.0) -> None:
-        self.value -= amount
-        self._file.write(self._key, self.value)
+        self._inc(-amount)
 
     def _set(self, value: float) -> None:
         self.value = float(value)
-        self._file.write(self._key, self.value)
+        pos = self._pos
+        self._file.mmap[pos : pos + 8] = _pack(self.value)
 
 
 class _FileOverflowGauge(_OverflowGauge):
-    __slots__ = ("_file", "_key")
+    __slots__ = ("_file", "_pos")
     _file: _File
-    _key: str
+    _pos: int
 
     def _inc(self, amount: float = 1.0) -> None:
         _OverflowGauge._inc(self, amount)
-        self._file.write(self._key, self.value)
+        pos = self._pos
+        self._file.mmap[pos : pos + 8] = _pack(self.value)
 
     def _move(self, amount: float) -> None:
         self.value += amount
-        self._file.write(self._key, self.value)
+        pos = self._pos
+        self._file.mmap[pos : pos + 8] = _pack(self.value)
 
     def _dec(self, amount: float = 1.0) -> None:
-        self.value -= amount
-        self._file.write(self._key, self.value)
+        self._move(-amount)
 
     def _set(self, value: float) -> None:
         _OverflowGauge._set(self, value)
-        self._file.write(self._key, self.value)
+        pos = self._pos
+        self._file.mmap[pos : pos + 8] = _pack(self.value)
 
 
 def _observe_through(series: Any, value: float) -> None:
     i = bisect_left(series._bounds, value)  # the bucket the base class just counted
-    keys = series._keys
-    key = keys[i]
-    if key is None:
-        key = keys[i] = _key(series._name, series.labels, series._le[i])
-    write = series._file.write
-    write(key, series.counts[i])
-    write(series._key, series.sum)
+    positions = series._positions
+    pos = positions[i]
+    if pos < 0:
+        pos = positions[i] = series._file.position(_key(series._name, series.labels, series._le[i]))
+    mmap = series._file.mmap
+    mmap[pos : pos + 8] = _pack(float(series.counts[i]))
+    pos = series._pos
+    mmap[pos : pos + 8] = _pack(series.sum)
 
 
 class _FileHistogram(HistogramSeries):
-    __slots__ = ("_file", "_key", "_keys", "_le", "_name")
+    __slots__ = ("_file", "_le", "_name", "_pos", "_positions")
     _file: _File
-    _key: str
-    _keys: list[str | None]
+    _pos: int  # of the sum
+    _positions: list[int]  # of each bucket, -1 until first written
     _le: tuple[str, ...]
     _name: str
 
@@ -218,10 +246,10 @@ class _FileHistogram(HistogramSeries):
 
 
 class _FileOverflowHistogram(_OverflowHistogram):
-    __slots__ = ("_file", "_key", "_keys", "_le", "_name")
+    __slots__ = ("_file", "_le", "_name", "_pos", "_positions")
     _file: _File
-    _key: str
-    _keys: list[str | None]
+    _pos: int
+    _positions: list[int]
     _le: tuple[str, ...]
     _name: str
 
@@ -292,22 +320,26 @@ class FileStore:
         cls = _CLASSES[(metric.kind, overflow)]
         series: Any
         existing = self._existing
+        file = self._live if metric.kind == "gauge" else self._totals
+        assert file is not None, "FileStore used after close()"
         if metric.kind == "histogram":
             series = cls(labels, metric._lock, metric.bounds)
-            series._keys = [None] * len(metric.le)
+            series._positions = [-1] * len(metric.le)
             series._le = metric.le
             series._name = metric.name
-            series._key = _key(metric.name, labels, "sum")
+            sum_key = _key(metric.name, labels, "sum")
+            series._pos = file.position(sum_key)
             if existing:
-                series.sum = existing.get(series._key, 0.0)
+                series.sum = existing.get(sum_key, 0.0)
                 for i, le in enumerate(metric.le):
                     series.counts[i] = int(existing.get(_key(metric.name, labels, le), 0))
         else:
             series = cls(labels, metric._lock)
-            series._key = _key(metric.name, labels)
+            key = _key(metric.name, labels)
+            series._pos = file.position(key)
             if existing and metric.kind == "counter":
-                series.value = existing.get(series._key, 0.0)
-        series._file = self._live if metric.kind == "gauge" else self._totals
+                series.value = existing.get(key, 0.0)
+        series._file = file
         return series
 
     def sync_self_metrics(self) -> None:
