@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from typing import Any
@@ -207,16 +208,7 @@ def multiprocess(n: int, rounds: int) -> list[Row]:
             ),
         ]
         rows += [
-            Row(
-                "2m",
-                row.measure.replace("processor", "multiprocess mode: processor", 1),
-                row.baseline,
-                row.ours,
-                row.ratio,
-                row.goal,
-                row.met,
-                row.note,
-            )  # fmt: skip
+            dataclasses.replace(row, target="2m", measure="multiprocess mode: " + row.measure)
             for row in on_end_alone(n, rounds, median["bare"], multiprocess_dir=directory)
         ]
     return rows
