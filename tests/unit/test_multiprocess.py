@@ -277,3 +277,30 @@ def test_families_read_api_has_specs_and_rows(tmp_path):
     assert exemplars is None  # the files carry no exemplars
     local = {f.source.name: f for f in handle.processor.metrics.families()}
     assert local[M.OPERATION_DURATION].rows == []  # this process recorded nothing
+
+
+def test_a_short_job_that_exits_without_shutdown_is_counted(tmp_path):
+    """A separate job process with the service's directory and no server: its work is in
+    the service's sum after it exits, without shutdown()."""
+    import subprocess
+    import sys
+
+    from tests.support.servers import ROOT
+
+    handle = otel_perf.configure(prometheus_port=None, multiprocess_dir=str(tmp_path))
+    job = (
+        "import otel_perf\n"
+        "otel_perf.configure(service_name='export-job')\n"
+        "for _ in range(5):\n"
+        "    with otel_perf.track_generation('generate_image', model='flux-pro',\n"
+        "                                    provider='black-forest-labs') as op:\n"
+        "        op.set_cost(0.02)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "OTEL_PERF_PROMETHEUS_PORT": "off"}  # fmt: skip
+    subprocess.run([sys.executable, "-c", job], env=env, check=True, timeout=60)
+    samples = _samples(handle)
+    count = _value(samples, "otel_perf_operation_duration_seconds_count", **LABELS,
+                   status="success", project="")  # fmt: skip
+    assert count == 5
+    assert _value(samples, "otel_perf_cost_usd_total", **LABELS, project="") == pytest.approx(0.1)
