@@ -15,7 +15,7 @@ writes its values through to two memory-mapped files of its own in that director
 
 The files use ``prometheus_client``'s ``MmapedDict`` (one door: :class:`_File`), under a
 name ``prometheus_client``'s ``MultiProcessCollector`` does not read (it reads ``*.db``), so
-an endpoint serving both (:func:`view_registry`) shows each metric once. Exemplars are not
+an endpoint serving both (:class:`ViewRegistry`) shows each metric once. Exemplars are not
 written to the files: in this mode ``/metrics`` carries none (as ``prometheus_client``'s
 multiprocess mode). The cardinality limit holds per process while recording and again on
 the aggregate when it is read: past ``limit - 1`` label sets, in file order, the rest are
@@ -586,16 +586,18 @@ def _fold(
     return kept
 
 
-def view_registry(metrics: MetricSet, directory: str) -> CollectorRegistry:
+class ViewRegistry(CollectorRegistry):
     """What a ``/metrics`` endpoint serves in this mode: otel-perf's metrics summed over
-    every process, then the user's own ``prometheus_client`` multiprocess metrics from the
-    same directory (``MultiProcessCollector``)."""
-    from prometheus_client.multiprocess import MultiProcessCollector
+    every process (``aggregate``), then the user's own ``prometheus_client`` multiprocess
+    metrics from the same directory (``MultiProcessCollector``)."""
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(Aggregate(metrics, directory))
-    MultiProcessCollector(registry, path=directory)
-    return registry
+    def __init__(self, metrics: MetricSet, directory: str) -> None:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        super().__init__(auto_describe=False)
+        self.aggregate = Aggregate(metrics, directory)
+        self.register(self.aggregate)
+        MultiProcessCollector(self, path=directory)
 
 
 # --- Files from an earlier run --------------------------------------------------------------

@@ -155,10 +155,9 @@ class OtelPerf:
         self.processor.reset_after_fork()
         for registry in (self.registry, self.exposition_registry):
             _reinit_registry_lock(registry)
-        if self.multiprocess and self.exposition_registry is not None:
-            for collector in list(getattr(self.exposition_registry, "_collector_to_names", ())):
-                if hasattr(collector, "after_fork"):
-                    collector.after_fork()
+        aggregate = getattr(self.exposition_registry, "aggregate", None)
+        if aggregate is not None:
+            aggregate.after_fork()
         elif served:
             selfmonitor.warn_once(
                 "fork-without-multiprocess",
@@ -296,7 +295,7 @@ def configure(
             stale = multiprocess.stale_files(directory)
             if stale:
                 logger.warning(multiprocess.stale_message(directory, stale))
-            exposition = multiprocess.view_registry(processor.metrics, directory)
+            exposition = multiprocess.ViewRegistry(processor.metrics, directory)
         server = _start_server(settings, exposition, processor.metrics.store is not None)
         tracking.bind(
             provider.get_tracer("otel_perf", __version__),

@@ -261,12 +261,8 @@ def test_families_read_api_has_specs_and_rows(tmp_path):
     """The documented read API: per metric its spec and (labels, values) rows, both modes."""
     handle = otel_perf.configure(prometheus_port=None, multiprocess_dir=str(tmp_path))
     _child(lambda: _generate(2))
-    aggregate = next(
-        c
-        for c in handle.exposition_registry._collector_to_names
-        if isinstance(c, multiprocess.Aggregate)
-    )
-    families = {f.source.name: f for f in aggregate.families()}
+    assert isinstance(handle.exposition_registry, multiprocess.ViewRegistry)
+    families = {f.source.name: f for f in handle.exposition_registry.aggregate.families()}
     duration = families[M.OPERATION_DURATION]
     assert duration.source.kind == "histogram" and duration.source.bounds
     (row,) = duration.rows
@@ -304,3 +300,27 @@ def test_a_short_job_that_exits_without_shutdown_is_counted(tmp_path):
                    status="success", project="")  # fmt: skip
     assert count == 5
     assert _value(samples, "otel_perf_cost_usd_total", **LABELS, project="") == pytest.approx(0.1)
+
+
+def test_a_taken_port_is_not_an_error_and_is_retried(tmp_path, caplog, monkeypatch):
+    """In multiprocess mode a port held by another process is logged at INFO, and the
+    endpoint binds once the holder lets go."""
+    import socket
+
+    from otel_perf import exposition
+    from tests.support.servers import free_port, http_get, wait_until
+
+    monkeypatch.setattr(exposition, "RETRY_INTERVAL", 0.2)
+    port = free_port()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))  # no SO_REUSEPORT: nobody can share it
+    holder.listen()
+    with caplog.at_level(logging.INFO, logger="otel_perf"):
+        handle = otel_perf.configure(prometheus_port=port, multiprocess_dir=str(tmp_path))
+    assert handle.metrics_url is None
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "retries binding" in caplog.text
+    holder.close()
+    wait_until(lambda: handle.metrics_url, 10, what="the retried bind")
+    _generate(1)
+    assert b"otel_perf_operation_duration_seconds" in http_get(handle.metrics_url or "")
