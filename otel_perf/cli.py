@@ -237,6 +237,7 @@ def _config(args: argparse.Namespace) -> int:
         "record_unsampled",
         "otlp_endpoint",
         "otlp_protocol",
+        "multiprocess_dir",
     ):
         print(f"  {name:<20} {getattr(settings, name)!r}", file=out)
     print("\nSlow thresholds (seconds)", file=out)

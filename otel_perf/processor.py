@@ -1,8 +1,10 @@
 """``PerformanceSpanProcessor``: every finished span becomes Prometheus metrics.
 
 The processor does no I/O and takes no lock per span: it hands a span's resolved updates
-to the metric set through a deque, applied in batches and before every read (see
-``MetricSet.apply_pending``). Everything per operation is precomputed in ``__init__``, and
+(one :class:`~otel_perf.metrics.SpanUpdate` each) to the metric set through a deque, applied
+in batches and before every read (see ``MetricSet.apply_pending``). In multiprocess mode
+(``otel_perf.multiprocess``) each update is applied as its span ends, so that a scrape in
+another process sees it, and the in-progress gauge is written at start and end. Everything per operation is precomputed in ``__init__``, and
 everything per (operation, model, provider, route, project) the first time it is seen (a
 :class:`_Route`: normalised labels, threshold, the series it updates), so ``on_end`` for a
 known kind of span is one route lookup, a few attribute reads and one append. Any internal failure is caught, counted in ``otel_perf_internal_errors_total``
