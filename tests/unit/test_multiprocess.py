@@ -224,7 +224,7 @@ def test_bad_directory_in_env_is_logged_and_metrics_stay_per_process(tmp_path, m
 def test_unwritable_directory_is_reported(tmp_path, monkeypatch):
     """Unwritable (faked: the tests may run as root, who writes anywhere): ValueError."""
     monkeypatch.setattr(os, "access", lambda path, mode: False)
-    with pytest.raises(ValueError, match="multiprocess_dir: .* not writable"):
+    with pytest.raises(ValueError, match=r"multiprocess_dir: .* not writable"):
         otel_perf.configure(prometheus_port=None, multiprocess_dir=str(tmp_path))
 
 
