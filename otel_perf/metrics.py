@@ -393,6 +393,14 @@ class LimitedMetric(Collector):
             live = Counter(self._live())
             return [(s, s.value + live.get(s, 0)) for s in series]
 
+    def exemplars(self) -> dict[tuple[str, ...], dict[int, tuple[int, float, int]]]:
+        """A histogram's exemplars by label values (a copy; series without any left out)."""
+        with self._lock:
+            series = list(self._children.values())
+            if self._overflow_child is not None:
+                series.append(self._overflow_child)
+            return {s.labels: s.exemplars.copy() for s in series if s.exemplars}
+
     def count_live(self, source: Callable[[], Iterable[Any]]) -> None:
         """Add to each series, at scrape time, how often it occurs in ``source()``.
 

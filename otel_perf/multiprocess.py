@@ -16,8 +16,8 @@ writes its values through to two memory-mapped files of its own in that director
 The files use ``prometheus_client``'s ``MmapedDict`` (one door: :class:`_File`), under a
 name ``prometheus_client``'s ``MultiProcessCollector`` does not read (it reads ``*.db``), so
 an endpoint serving both (:class:`ViewRegistry`) shows each metric once. Exemplars are not
-written to the files: in this mode ``/metrics`` carries none (as ``prometheus_client``'s
-multiprocess mode). The cardinality limit holds per process while recording and again on
+written to the files: ``/metrics`` shows those of the process that answers the scrape
+(``prometheus_client``'s multiprocess mode drops them all). The cardinality limit holds per process while recording and again on
 the aggregate when it is read: past ``limit - 1`` label sets, in file order, the rest are
 added into the ``__overflow__`` series.
 """
@@ -241,7 +241,7 @@ class _FileHistogram(HistogramSeries):
     _name: str
 
     def _observe(self, value: float, trace_id: int = 0, time_ns: int = 0) -> None:
-        HistogramSeries._observe(self, value)  # no exemplar: the files carry none
+        HistogramSeries._observe(self, value, trace_id, time_ns)
         _observe_through(self, value)
 
 
@@ -254,7 +254,7 @@ class _FileOverflowHistogram(_OverflowHistogram):
     _name: str
 
     def _observe(self, value: float, trace_id: int = 0, time_ns: int = 0) -> None:
-        _OverflowHistogram._observe(self, value)
+        _OverflowHistogram._observe(self, value, trace_id, time_ns)
         _observe_through(self, value)
 
 
@@ -523,12 +523,14 @@ class Aggregate(Collector):
             self._rows.clear()
         rows: list[Any] = []
         cache = self._rows
+        # Exemplars are not in the files: those of this process's own spans are shown.
+        exemplars = metric.exemplars() if metric.kind == "histogram" else {}
         for labels, value in series.items():
             row = cache.get((metric.name, labels))
             if row is None:
                 row = cache[(metric.name, labels)] = _Row(labels)
             if metric.kind == "histogram":
-                rows.append((row, value[0], value[1], None))
+                rows.append((row, value[0], value[1], exemplars.get(labels)))
             else:
                 rows.append((row, value))
         return SeriesFamily(metric, rows)

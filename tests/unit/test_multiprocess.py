@@ -263,7 +263,7 @@ def test_families_read_api_has_specs_and_rows(tmp_path):
     assert total > 0
     assert dict(zip(duration.source.spec.labels, series.labels, strict=True))["model"] == "flux-pro"
     assert sum(counts) == 2 and len(counts) == len(duration.source.bounds) + 1
-    assert exemplars is None  # the files carry no exemplars
+    assert exemplars is None  # the files carry none; this process recorded none
     local = {f.source.name: f for f in handle.processor.metrics.families()}
     assert local[M.OPERATION_DURATION].rows == []  # this process recorded nothing
 
@@ -317,3 +317,22 @@ def test_a_taken_port_is_not_an_error_and_is_retried(tmp_path, caplog, monkeypat
     wait_until(lambda: handle.metrics_url, 10, what="the retried bind")
     _generate(1)
     assert b"otel_perf_operation_duration_seconds" in http_get(handle.metrics_url or "")
+
+
+def test_exemplars_of_the_serving_process_are_kept(tmp_path):
+    """OpenMetrics scrape in multiprocess mode: the sum over processes, with the exemplar
+    (trace id) of this process's own span on its bucket."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse
+
+    handle = otel_perf.configure(prometheus_port=None, multiprocess_dir=str(tmp_path))
+    _child(lambda: _generate(2))
+    with otel_perf.track_generation("generate_image", model="flux-pro",
+                                    provider="black-forest-labs"):  # fmt: skip
+        trace_id = format(otel_perf.current_operation().span.get_span_context().trace_id, "032x")
+    body, content_type = generate(handle.exposition_registry, "application/openmetrics-text")
+    assert content_type.startswith("application/openmetrics-text")
+    samples = [s for f in parse(body.decode()) for s in f.samples]
+    count = next(s for s in samples if s.name == "otel_perf_operation_duration_seconds_count")
+    assert count.value == 3
+    exemplars = [s.exemplar for s in samples if s.exemplar is not None]
+    assert [e.labels["trace_id"] for e in exemplars] == [trace_id]
