@@ -15,11 +15,12 @@ writes its values through to two memory-mapped files of its own in that director
 
 The files use ``prometheus_client``'s ``MmapedDict`` (one door: :class:`_File`), under a
 name ``prometheus_client``'s ``MultiProcessCollector`` does not read (it reads ``*.db``), so
-an endpoint serving both (:class:`ViewRegistry`) shows each metric once. Exemplars are not
-written to the files: ``/metrics`` shows those of the process that answers the scrape
-(``prometheus_client``'s multiprocess mode drops them all). The cardinality limit holds per process while recording and again on
-the aggregate when it is read: past ``limit - 1`` label sets, in file order, the rest are
-added into the ``__overflow__`` series.
+an endpoint serving both (``otel_perf.aggregate.ViewRegistry``, which reads the files)
+shows each metric once. Exemplars are not written to the files: ``/metrics`` shows those of
+the process that answers the scrape (``prometheus_client``'s multiprocess mode drops them
+all). The cardinality limit holds per process while recording and again on the sum when it
+is read: past ``limit - 1`` label sets, in file order, the rest are added into the
+``__overflow__`` series.
 """
 
 from __future__ import annotations
@@ -28,29 +29,22 @@ import json
 import logging
 import os
 import struct
-import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
-
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.registry import Collector
 
 from otel_perf import selfmonitor
 from otel_perf.metrics import (
     API_CONSECUTIVE_ERRORS,
     INTERNAL_ERRORS,
     INVALID_VALUES,
-    OVERFLOW,
     SERIES_OVERFLOW,
     CounterSeries,
     GaugeSeries,
     HistogramSeries,
     LimitedMetric,
     MetricSet,
-    SeriesFamily,
     _OverflowCounter,
     _OverflowGauge,
     _OverflowHistogram,
@@ -66,7 +60,6 @@ LIVE: Final = "otel-perf-live-"
 SUFFIX: Final = ".mmap"
 #: How a gauge combines over live processes.
 GAUGE_MODE: Final = {API_CONSECUTIVE_ERRORS: "max"}  # the others: "sum"
-_SELF_METRICS: Final = (SERIES_OVERFLOW, INTERNAL_ERRORS, INVALID_VALUES)
 
 
 def directory_from_env(env: Any = None) -> str | None:
@@ -134,7 +127,7 @@ class _File:
 _pack: Final = struct.Struct("d").pack
 
 
-def _read(path: str) -> Iterator[tuple[str, float]]:
+def read_file(path: str) -> Iterator[tuple[str, float]]:
     from prometheus_client.mmap_dict import MmapedDict
 
     for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(path):
@@ -288,7 +281,7 @@ class FileStore:
         totals = os.path.join(self.directory, f"{TOTALS}{self.pid}{SUFFIX}")
         # Values already in this pid's file (configure() after shutdown(), a reused pid):
         # series start from them, since they write their absolute value through.
-        self._existing = dict(_read(totals)) if os.path.exists(totals) else {}
+        self._existing = dict(read_file(totals)) if os.path.exists(totals) else {}
         self._totals = _File(totals)
         live = os.path.join(self.directory, f"{LIVE}{self.pid}{SUFFIX}")
         try:
@@ -380,10 +373,10 @@ def mark_process_dead(pid: int, directory: str | None = None) -> None:
     multiprocess.mark_process_dead(pid, directory)
 
 
-# --- Reading: the aggregate over every process ----------------------------------------------
+# --- Whose files: pids and liveness --------------------------------------------------------
 
 
-def _pid_of(path: str) -> int | None:
+def pid_of(path: str) -> int | None:
     name = os.path.basename(path)
     for prefix in (TOTALS, LIVE):
         if name.startswith(prefix) and name.endswith(SUFFIX):
@@ -392,7 +385,7 @@ def _pid_of(path: str) -> int | None:
     return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether ``pid`` is a running process (a zombie, dead but not reaped, is not)."""
     if pid == os.getpid():
         return True
@@ -409,197 +402,6 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except (OSError, IndexError):
         return True  # no /proc: trust kill(0)
-
-
-class _Row:
-    """The label values of one aggregated series, with the rendered-label cache of a series."""
-
-    __slots__ = ("labels", "text")
-
-    def __init__(self, labels: tuple[str, ...]) -> None:
-        self.labels = labels
-        self.text: Any = None
-
-
-_MAX_CACHED_KEYS: Final = 1 << 17
-
-
-class Aggregate(Collector):
-    """Collects the sum over every process's files as otel-perf metric families.
-
-    ``metrics`` (this process's set) supplies the specs, buckets and render templates.
-    """
-
-    def __init__(self, metrics: MetricSet, directory: str) -> None:
-        self._metrics = metrics
-        self.directory = directory
-        self._keys: dict[str, Any] = {}  # raw key -> (name, labels, slot), parsed once
-        self._rows: dict[tuple[str, tuple[str, ...]], _Row] = {}
-        self._lock = threading.Lock()
-
-    def after_fork(self) -> None:
-        """A forked child reads with a new lock (a scrape may have held the parent's)."""
-        self._lock = threading.Lock()
-
-    def _parse(self, key: str) -> Any:
-        parsed = self._keys.get(key)
-        if parsed is None:
-            if len(self._keys) >= _MAX_CACHED_KEYS:
-                self._keys.clear()
-            name, labels, slot = json.loads(key)
-            parsed = self._keys[key] = (name, tuple(labels), slot)
-        return parsed
-
-    def read(self) -> tuple[dict[str, dict[tuple[str, ...], Any]], dict[str, dict[str, float]]]:
-        """Values by metric name and label values, and otel-perf's own counts."""
-        self._metrics.apply_pending()
-        metrics = self._metrics.all
-        values: dict[str, dict[tuple[str, ...], Any]] = {name: {} for name in metrics}
-        own: dict[str, dict[str, float]] = {name: {} for name in _SELF_METRICS}
-        le_index = {
-            name: {le: i for i, le in enumerate(m.le)}
-            for name, m in metrics.items()
-            if m.kind == "histogram"
-        }
-        maxed: set[str] = {name for name, mode in GAUGE_MODE.items() if mode == "max"}
-        try:
-            names = sorted(os.listdir(self.directory))
-        except OSError as exc:
-            selfmonitor.report_internal_error("multiprocess_read", exc)
-            return values, own
-        for name in names:
-            path = os.path.join(self.directory, name)
-            pid = _pid_of(path)
-            if pid is None:
-                continue
-            live = name.startswith(LIVE)
-            if live and not _alive(pid):
-                continue
-            try:
-                entries = list(_read(path))
-            except FileNotFoundError:
-                continue  # removed meanwhile (mark_process_dead)
-            except Exception as exc:
-                selfmonitor.report_internal_error("multiprocess_read", exc)
-                continue
-            for key, value in entries:
-                metric_name, labels, slot = self._parse(key)
-                series = values.get(metric_name)
-                if series is None:
-                    counts = own.get(metric_name)
-                    if counts is not None and labels:
-                        counts[labels[0]] = counts.get(labels[0], 0.0) + value
-                    continue
-                if metric_name in le_index:
-                    entry = series.get(labels)
-                    if entry is None:
-                        entry = series[labels] = [[0] * len(metrics[metric_name].le), 0.0]
-                    if slot == "sum":
-                        entry[1] += value
-                    else:
-                        i = le_index[metric_name].get(slot)
-                        if i is not None:
-                            entry[0][i] += int(value)
-                elif metric_name in maxed:
-                    if labels not in series or value > series[labels]:
-                        series[labels] = value
-                else:
-                    series[labels] = series.get(labels, 0.0) + value
-        return values, own
-
-    def families(self) -> list[SeriesFamily]:
-        """Every otel-perf metric, summed over processes (the read API of this mode)."""
-        with self._lock:
-            values, _own = self.read()
-            return [self._family(self._metrics.all[name], rows) for name, rows in values.items()]
-
-    def _family(self, metric: LimitedMetric, series: dict[tuple[str, ...], Any]) -> SeriesFamily:
-        limit = max(self._metrics.cardinality_limit - 1, 0)
-        overflow_labels = (OVERFLOW,) * len(metric.spec.labels)
-        if len(series) > limit + (overflow_labels in series):
-            maximum = GAUGE_MODE.get(metric.name) == "max"
-            series = _fold(series, limit, overflow_labels, metric.kind, maximum)
-        if len(self._rows) >= _MAX_CACHED_KEYS:
-            self._rows.clear()
-        rows: list[Any] = []
-        cache = self._rows
-        # Exemplars are not in the files: those of this process's own spans are shown.
-        exemplars = metric.exemplars() if metric.kind == "histogram" else {}
-        for labels, value in series.items():
-            row = cache.get((metric.name, labels))
-            if row is None:
-                row = cache[(metric.name, labels)] = _Row(labels)
-            if metric.kind == "histogram":
-                rows.append((row, value[0], value[1], exemplars.get(labels)))
-            else:
-                rows.append((row, value))
-        return SeriesFamily(metric, rows)
-
-    def collect(self) -> Iterable[Any]:
-        with self._lock:
-            values, own = self.read()
-            families: list[Any] = [
-                self._family(self._metrics.all[name], rows) for name, rows in values.items()
-            ]
-        # otel-perf's own counts, summed over processes, as _SelfMetricsCollector shows them.
-        docs = {
-            SERIES_OVERFLOW: ("metric", "Label sets folded into __overflow__ by the cardinality limit."),
-            INTERNAL_ERRORS: ("stage", "Errors inside otel-perf, caught so they never reach user code."),
-            INVALID_VALUES: ("field", "Values ignored because they were NaN, negative or of the wrong type."),
-        }  # fmt: skip
-        for name in _SELF_METRICS:
-            label, doc = docs[name]
-            family = CounterMetricFamily(name.removesuffix("_total"), doc, labels=(label,))
-            for value, count in sorted(own[name].items()):
-                family.add_metric((value,), count)
-            families.append(family)
-        return families
-
-
-def _fold(
-    series: dict[tuple[str, ...], Any],
-    limit: int,
-    overflow: tuple[str, ...],
-    kind: str,
-    maximum: bool,
-) -> dict[tuple[str, ...], Any]:
-    """Keep the first ``limit`` label sets; add (or, for a max gauge, max) the rest into
-    the overflow series."""
-    kept: dict[tuple[str, ...], Any] = {}
-    folded: Any = series.get(overflow)
-    for labels, value in series.items():
-        if labels == overflow:
-            continue
-        if len(kept) < limit:
-            kept[labels] = value
-        elif kind == "histogram":
-            if folded is None:
-                folded = [[0] * len(value[0]), 0.0]
-            folded = [
-                [a + b for a, b in zip(folded[0], value[0], strict=True)],
-                folded[1] + value[1],
-            ]
-        elif maximum:
-            folded = value if folded is None else max(folded, value)
-        else:
-            folded = value if folded is None else folded + value
-    if folded is not None:
-        kept[overflow] = folded
-    return kept
-
-
-class ViewRegistry(CollectorRegistry):
-    """What a ``/metrics`` endpoint serves in this mode: otel-perf's metrics summed over
-    every process (``aggregate``), then the user's own ``prometheus_client`` multiprocess
-    metrics from the same directory (``MultiProcessCollector``)."""
-
-    def __init__(self, metrics: MetricSet, directory: str) -> None:
-        from prometheus_client.multiprocess import MultiProcessCollector
-
-        super().__init__(auto_describe=False)
-        self.aggregate = Aggregate(metrics, directory)
-        self.register(self.aggregate)
-        MultiProcessCollector(self, path=directory)
 
 
 # --- Files from an earlier run --------------------------------------------------------------
@@ -647,8 +449,8 @@ def stale_files(directory: str, started_before: float | None = None) -> list[str
             pid_text = name[:-3].rsplit("_", 1)[-1]
             pid = int(pid_text) if pid_text.isdigit() else None
         else:
-            pid = _pid_of(path)
-        if pid is None or _alive(pid):
+            pid = pid_of(path)
+        if pid is None or alive(pid):
             continue
         try:
             if os.stat(path).st_mtime < started_before:

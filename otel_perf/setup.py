@@ -289,13 +289,13 @@ def configure(
             provider.add_span_processor(export)
         exposition = registry
         if processor.metrics.store is not None:
-            from otel_perf import multiprocess
+            from otel_perf import aggregate, multiprocess
 
             directory = processor.metrics.store.directory
             stale = multiprocess.stale_files(directory)
             if stale:
                 logger.warning(multiprocess.stale_message(directory, stale))
-            exposition = multiprocess.ViewRegistry(processor.metrics, directory)
+            exposition = aggregate.ViewRegistry(processor.metrics, directory)
         server = _start_server(settings, exposition, processor.metrics.store is not None)
         tracking.bind(
             provider.get_tracer("otel_perf", __version__),

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, values
 from prometheus_client.parser import text_string_to_metric_families
 
 import otel_perf
+from otel_perf import aggregate, multiprocess
 from otel_perf import metrics as M
-from otel_perf import multiprocess
 from otel_perf.textformat import generate
 
 LABELS = {"operation": "generate_image", "model": "flux-pro", "provider": "black-forest-labs"}
@@ -254,7 +254,7 @@ def test_families_read_api_has_specs_and_rows(tmp_path):
     """The documented read API: per metric its spec and (labels, values) rows, both modes."""
     handle = otel_perf.configure(prometheus_port=None, multiprocess_dir=str(tmp_path))
     _child(lambda: _generate(2))
-    assert isinstance(handle.exposition_registry, multiprocess.ViewRegistry)
+    assert isinstance(handle.exposition_registry, aggregate.ViewRegistry)
     families = {f.source.name: f for f in handle.exposition_registry.aggregate.families()}
     duration = families[M.OPERATION_DURATION]
     assert duration.source.kind == "histogram" and duration.source.bounds
