@@ -21,7 +21,9 @@ Reading (for exporters): :meth:`MetricSet.families` returns, per metric, a
 :class:`SeriesFamily` whose ``source`` is the :class:`LimitedMetric` (``spec.name``,
 ``kind``, ``spec.labels``, ``bounds``) and whose ``rows`` are ``(series, value)`` or
 ``(series, bucket_counts, sum, exemplars)`` with ``series.labels`` the label values in
-``spec.labels`` order; bucket counts are per bucket (not cumulative), +Inf last.
+``spec.labels`` order; bucket counts are per bucket (not cumulative), +Inf last. That is
+this process's view; in multiprocess mode ``otel_perf.aggregate.Aggregate.families()``
+returns the sum over every process in the same shape (``handle.exposition_registry.aggregate``).
 """
 
 from __future__ import annotations
