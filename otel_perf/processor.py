@@ -207,7 +207,8 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._in_flight: dict[int, tuple[Any, str | None]] = {}
         if store is None:
             self.metrics.in_progress.count_live(self._in_flight_series)
-        self._once = CountOnce(self.settings.pricing, self._in_flight)
+        self._covered: dict[int, str] = {}
+        self._once = CountOnce(self.settings.pricing, self._in_flight, self._covered)
         self._pending = self.metrics.pending
         self._apply_every = self.metrics.apply_every
         self._enabled = True
@@ -222,7 +223,8 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._in_flight.clear()
         self._routes.clear()
         self._running.clear()
-        self._once = CountOnce(self.settings.pricing, self._in_flight)
+        self._covered.clear()
+        self._once = CountOnce(self.settings.pricing, self._in_flight, self._covered)
         self.metrics.reset_after_fork()
 
     # --- SpanProcessor interface ----------------------------------------------------------
@@ -314,16 +316,21 @@ class PerformanceSpanProcessor(SpanProcessor):
             )
             route = self._routes.get(key) or self._route(key)
             # The count-once rule (otel_perf.count_once): a duplicate span is not counted.
-            model = str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
+            # An own root span is always counted while no parent awaits word of a child
+            # (the covered table is empty): no call needed.
             if own:
-                if not self._once.own(
-                    span_id, parent, model if route.kind is _GENERATION else None
+                if (parent is not None or self._covered) and not self._once.own(
+                    span_id,
+                    parent,
+                    str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
+                    if route.kind is _GENERATION
+                    else None,
                 ):
                     return
             elif not self._once.foreign(
                 span_id,
                 parent,
-                model,
+                str(attrs.get(A.GEN_AI_REQUEST_MODEL) or ""),
                 route.op in foreign.MODEL_CALL_OPERATIONS,
                 route.kind is _API,
             ):
