@@ -336,3 +336,33 @@ def test_exemplars_of_the_serving_process_are_kept(tmp_path):
     assert count.value == 3
     exemplars = [s.exemplar for s in samples if s.exemplar is not None]
     assert [e.labels["trace_id"] for e in exemplars] == [trace_id]
+
+
+def test_gunicorn_config_prepares_a_directory(tmp_path, monkeypatch, caplog):
+    """The gunicorn config module: a private directory when unset (removed on exit), an
+    existing one kept and checked for an earlier run's files; child_exit drops gauges."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    from otel_perf.integrations import gunicorn
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    created = gunicorn.prepare()
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == created and os.path.isdir(created)
+    gunicorn.on_exit(None)
+    assert not os.path.exists(created)
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "new"))
+    assert gunicorn.prepare() == str(tmp_path / "new") and (tmp_path / "new").is_dir()
+
+    (tmp_path / "otel-perf-totals-999999.mmap").write_bytes(b"\\0" * 64)
+    (tmp_path / "otel-perf-live-999999.mmap").write_bytes(b"\\0" * 64)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="otel_perf"):
+        gunicorn.prepare()
+    assert "2 file(s) from an earlier run" in caplog.text
+
+    class Worker:
+        pid = 999999
+
+    gunicorn.child_exit(None, Worker())
+    assert not (tmp_path / "otel-perf-live-999999.mmap").exists()
+    assert (tmp_path / "otel-perf-totals-999999.mmap").exists()
