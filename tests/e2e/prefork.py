@@ -157,6 +157,11 @@ def assert_exact(urls: Sequence[str], n: int, scrapes: int = 4, attempts: int = 
     return seen
 
 
+def live_processes(tmp: Path) -> int:
+    """Processes recording into the recipe's directory (each has a live file)."""
+    return len(list((tmp / "multiproc").glob("otel-perf-live-*.mmap")))
+
+
 def free_ports(count: int) -> list[int]:
     ports: set[int] = set()
     while len(ports) < count:

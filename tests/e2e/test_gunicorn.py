@@ -7,7 +7,16 @@ import signal
 
 import pytest
 
-from tests.e2e.prefork import Service, assert_exact, free_ports, load, scrape, service_env, tool
+from tests.e2e.prefork import (
+    Service,
+    assert_exact,
+    free_ports,
+    live_processes,
+    load,
+    scrape,
+    service_env,
+    tool,
+)
 from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -31,6 +40,8 @@ def _gunicorn(tmp_path, recipe: str, prefix: tuple[str, ...] = (), **env: str): 
     argv = [*prefix, tool("gunicorn"), *RECIPES[recipe], "-b", f"127.0.0.1:{app_port}", APP]
     service = Service(argv, environment, tmp_path / "gunicorn.log",
                       f"http://127.0.0.1:{app_port}/metrics")  # fmt: skip
+    # Every worker up (each opens its files when it configures or is forked).
+    wait_until(lambda: live_processes(tmp_path) >= 4, 30, what="four gunicorn workers")
     base = f"http://127.0.0.1:{app_port}"
     return service, base, f"http://127.0.0.1:{metrics_port}/metrics"
 

@@ -8,7 +8,16 @@ import sys
 import pytest
 
 from tests.conftest import require_tool
-from tests.e2e.prefork import Service, assert_exact, free_ports, load, scrape, service_env, tool
+from tests.e2e.prefork import (
+    Service,
+    assert_exact,
+    free_ports,
+    live_processes,
+    load,
+    scrape,
+    service_env,
+    tool,
+)
 from tests.support.servers import ROOT, _Process, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -27,17 +36,13 @@ def test_uvicorn_four_workers_serve_the_exact_sum(tmp_path):
     embedded = f"http://127.0.0.1:{metrics_port}/metrics"
     try:
         # Wait until all four workers are up, so the load is spread over them.
-        wait_until(lambda: _workers(tmp_path) >= 4, 30, what="four uvicorn workers")
+        wait_until(lambda: live_processes(tmp_path) >= 4, 30, what="four uvicorn workers")
         pids = load(base + "/work", N, threads=8)
         assert len(pids) >= 2, pids
         assert_exact([embedded, base + "/metrics"], N)
     finally:
         service.stop()
     assert "ERROR" not in service.log(), service.log()
-
-
-def _workers(tmp_path) -> int:  # type: ignore[no-untyped-def]
-    return len(list((tmp_path / "multiproc").glob("otel-perf-live-*.mmap")))
 
 
 class Redis(_Process):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import otel_perf
@@ -31,6 +32,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             "generate_image", model="flux-pro", provider="black-forest-labs"
         ) as op:
             op.set_cost(COST_USD)
+            time.sleep(0.01)  # blocks this worker's loop: concurrent requests spread
         status, body = 200, str(os.getpid()).encode()
     await receive()
     await send({"type": "http.response.start", "status": status, "headers": []})

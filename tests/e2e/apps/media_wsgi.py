@@ -8,6 +8,7 @@ gunicorn hook or by ``opentelemetry-instrument``).
 from __future__ import annotations
 
 import os
+import time
 
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -28,6 +29,7 @@ def work() -> str:
         "generate_image", model="flux-pro", provider="black-forest-labs"
     ) as op:
         op.set_cost(COST_USD)
+        time.sleep(0.01)  # a sync worker is busy meanwhile: concurrent requests spread
     return str(os.getpid())
 
 
