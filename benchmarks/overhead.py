@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 import time
 from typing import Any
 
@@ -94,10 +96,10 @@ def tracked_vs_bare(n: int, rounds: int) -> tuple[list[Row], dict[str, Any]]:
     return rows, facts
 
 
-def on_end_alone(n: int, rounds: int, bare_us: float) -> list[Row]:
+def on_end_alone(n: int, rounds: int, bare_us: float, **settings: Any) -> list[Row]:
     """Target 2: the processor's ``on_end`` (and ``on_start``) per span, spans prepared."""
     spans = pipelines.finished_spans(1000)
-    ours = pipelines.Ours()
+    ours = pipelines.Ours(**settings)
     processor = ours.processor
     on_start, on_end = processor.on_start, processor.on_end
     try:
@@ -159,4 +161,54 @@ def budgets(facts: dict[str, Any]) -> list[Row]:
                 f"p99 {p99:.1f} µs = {p99 / budget_us:.4f} of budget",
             )
         )
+    return rows
+
+
+def multiprocess(n: int, rounds: int) -> list[Row]:
+    """Targets 1m and 2m: the same as 1 and 2 with ``PROMETHEUS_MULTIPROC_DIR`` set, where
+    every update is also written through to this process's memory-mapped file."""
+    with tempfile.TemporaryDirectory(prefix="otel-perf-bench-") as directory:
+        attributes = pipelines.final_attributes()
+        bare = pipelines.Bare()
+        ours = pipelines.Ours(multiprocess_dir=directory)
+        variants = {
+            "bare": pipelines.bare_span(bare.tracer, attributes),
+            "tracked": pipelines.tracked_generation,
+        }
+        try:
+            paired = paired_calls(variants, n=n * rounds // 4)
+            timed = interleaved(variants, n=n, rounds=rounds)
+        finally:
+            ours.shutdown()
+            bare.shutdown()
+        median = {name: quantile(values, 0.5) for name, values in paired.items()}
+        vs_bare = median["tracked"] / median["bare"]
+        block = ratio(timed, "tracked", "bare")
+        rows = [
+            Row(
+                "1m",
+                "multiprocess mode: tracked generation vs bare SDK span, median of alternating "
+                "calls",
+                f"{median['bare']:.1f} µs",
+                f"{median['tracked']:.1f} µs",
+                vs_bare,
+                "≤ 1.5×",
+                vs_bare <= 1.5,
+                f"{len(paired['bare']):,} calls each",
+            ),
+            Row(
+                "1m",
+                "multiprocess mode: blocks of calls, process CPU time (median of per-round ratios)",
+                f"{timed['bare'].median_us:.1f} µs",
+                f"{timed['tracked'].median_us:.1f} µs",
+                block.median,
+                "≤ 1.5×",
+                block.median <= 1.5,
+                f"{rounds} rounds × {n} calls; per-round ratios {block.spread}",
+            ),
+        ]
+        rows += [
+            dataclasses.replace(row, target="2m", measure="multiprocess mode: " + row.measure)
+            for row in on_end_alone(n, rounds, median["bare"], multiprocess_dir=directory)
+        ]
     return rows

@@ -292,6 +292,7 @@ def _config(args: argparse.Namespace) -> int:
         "otlp_metrics_protocol",
         "metric_export_interval",
         "metric_export_timeout",
+        "multiprocess_dir",
     ):
         print(f"  {name:<22} {getattr(settings, name)!r}", file=out)
     print("\nSlow thresholds (seconds)", file=out)

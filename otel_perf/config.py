@@ -63,6 +63,7 @@ ENVIRONMENT: Final = {
     "OTEL_METRIC_EXPORT_INTERVAL": "Milliseconds between OTLP metric pushes (default 60000; standard).",
     "OTEL_METRIC_EXPORT_TIMEOUT": "Milliseconds one OTLP metric push may take (default 30000; standard).",
     "OTEL_RESOURCE_ATTRIBUTES": "Resource attributes of the process, on OTLP pushes and on `target_info` (standard).",
+    "PROMETHEUS_MULTIPROC_DIR": "Multiprocess mode (prometheus-client's variable): every process records into this directory and every /metrics serves the sum (docs/deployment.md).",
 }  # fmt: skip
 
 
@@ -88,6 +89,7 @@ class Settings:
     otlp_metrics_protocol: str = "http/protobuf"
     metric_export_interval: float = 60.0  # seconds
     metric_export_timeout: float = 30.0  # seconds
+    multiprocess_dir: str | None = None
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -426,6 +428,34 @@ def _milliseconds(setting: str, name: str, default: float) -> Resolver:
     return resolve
 
 
+def _resolve_multiprocess_dir(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str | None:
+    from otel_perf.multiprocess import ENV_VAR, check_directory, directory_from_env
+
+    if _given(arg):
+        if not isinstance(arg, (str, os.PathLike)) or not str(arg):
+            raise ValueError(f"multiprocess_dir must be a directory path, got {arg!r}")
+        path = os.fspath(arg)
+        problem = check_directory(path)
+        if problem is not None:
+            raise ValueError(f"multiprocess_dir: {problem}")
+        return str(path)
+    path = directory_from_env(env)
+    if path is None:
+        return None
+    problem = check_directory(path)
+    if problem is not None:
+        # Not raised (a deployment typo must not take the service down), but loud: every
+        # process now counts on its own and no endpoint shows the sum.
+        logger.error(
+            "otel-perf: ignoring %s: %s. Metrics are kept per process until this is fixed, "
+            "so a prefork server's /metrics shows one worker only",
+            ENV_VAR,
+            problem,
+        )
+        return None
+    return path
+
+
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -496,4 +526,5 @@ _RESOLVERS: Final[dict[str, Resolver]] = {
     "metric_export_timeout": _milliseconds(
         "metric_export_timeout", "OTEL_METRIC_EXPORT_TIMEOUT", 30.0
     ),
+    "multiprocess_dir": _resolve_multiprocess_dir,
 }

@@ -45,12 +45,19 @@ OpenSpan = tuple[Any, "str | None"]
 class CountOnce:
     """Decides whether a finished span is counted (see the module docstring)."""
 
-    def __init__(self, pricing: PriceTable, open_spans: dict[int, OpenSpan]) -> None:
+    def __init__(
+        self,
+        pricing: PriceTable,
+        open_spans: dict[int, OpenSpan],
+        covered: dict[int, str] | None = None,
+    ) -> None:
         self._pricing = pricing
         # Open otel-perf spans, kept by the processor: span id -> (..., model or None).
         self._open = open_spans
-        # Parents one of whose model-call children was counted: span id -> model key.
-        self._covered: dict[int, str] = {}
+        # Parents one of whose model-call children was counted: span id -> model key. The
+        # processor may keep it: while it is empty, an own span without a parent is always
+        # counted, which the processor then knows without calling own().
+        self._covered: dict[int, str] = {} if covered is None else covered
         self._keys: dict[str, str] = {}
 
     # The span's id and parent are passed in rather than read from the span: the processor

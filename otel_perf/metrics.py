@@ -10,6 +10,20 @@ span processor queues its updates and they are applied in batches under that loc
 ``MetricSet.apply_pending``), instead of one lock per value per span, and a histogram
 observation is a ``bisect`` instead of a loop over buckets. Scrapes apply the queue, copy
 the series under the lock and render outside it (``otel_perf.textformat``).
+
+The store has one boundary and two backends. The processor hands it :class:`SpanUpdate`
+records (``MetricSet.pending``); :func:`apply_updates` applies them. In memory (one process)
+that is all; with ``PROMETHEUS_MULTIPROC_DIR`` every series also writes its value through
+to this process's file (``otel_perf.multiprocess``), and the exposition reads the aggregate
+of every process's files instead of this process's series.
+
+Reading (for exporters): :meth:`MetricSet.families` returns, per metric, a
+:class:`SeriesFamily` whose ``source`` is the :class:`LimitedMetric` (``spec.name``,
+``kind``, ``spec.labels``, ``bounds``) and whose ``rows`` are ``(series, value)`` or
+``(series, bucket_counts, sum, exemplars)`` with ``series.labels`` the label values in
+``spec.labels`` order; bucket counts are per bucket (not cumulative), +Inf last. That is
+this process's view; in multiprocess mode ``otel_perf.aggregate.Aggregate.families()``
+returns the sum over every process in the same shape (``handle.exposition_registry.aggregate``).
 """
 
 from __future__ import annotations
@@ -20,7 +34,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -57,6 +71,8 @@ INTERNAL_ERRORS: Final = "otel_perf_internal_errors_total"
 INVALID_VALUES: Final = "otel_perf_invalid_values_total"
 
 DEFAULT_CARDINALITY_LIMIT: Final = 2000
+#: Queued span updates that make the span queueing them apply the queue (in memory).
+APPLY_EVERY: Final = 256
 
 #: Duration buckets in seconds: sub-second API calls up to hour-long video jobs. The
 #: configured slow thresholds are merged in so "slower than threshold" is exact.
@@ -125,10 +141,19 @@ class OverflowCounts:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        #: Incremented on every fold, so a file backend syncs only when something changed.
+        self.changes = 0
 
     def inc(self, metric_name: str) -> None:
         with self._lock:
             self.counts[metric_name] = self.counts.get(metric_name, 0) + 1
+            self.changes += 1
+
+    def reset_after_fork(self) -> None:
+        """Forget the parent's counts; a new lock (the parent's may have been held)."""
+        self._lock = threading.Lock()
+        self.counts = {}
+        self.changes = 0
 
 
 # --- Series: one label set each -------------------------------------------------------------
@@ -173,10 +198,10 @@ class GaugeSeries(CounterSeries):
 
     def dec(self, amount: float = 1.0) -> None:
         with self._lock:
-            self.value -= amount
+            self._dec(amount)
 
-    def _dec(self) -> None:
-        self.value -= 1.0
+    def _dec(self, amount: float = 1.0) -> None:
+        self.value -= amount
 
     def set(self, value: float) -> None:
         with self._lock:
@@ -291,6 +316,15 @@ class LimitedMetric(Collector):
         self.render_cache: dict[Any, Any] = {}  # per-format templates (otel_perf.textformat)
         self.before_read: Callable[[], None] = _nothing  # MetricSet.apply_pending
         self._live: Callable[[], Iterable[Any]] | None = None
+        #: The file backend (``otel_perf.multiprocess.FileStore``) or None: in memory.
+        self.store: Any = None
+
+    def forget_series(self, lock: threading.Lock, overflows: OverflowCounts) -> None:
+        """Drop every series (a forked child starts from zero, with new locks)."""
+        self._lock = lock
+        self._overflows = overflows
+        self._children = {}
+        self._overflow_child = None
 
     def child(self, labels: tuple[str, ...]) -> Any:
         """The series for ``labels``, or the overflow series past the limit."""
@@ -316,7 +350,9 @@ class LimitedMetric(Collector):
 
     def _series(self, labels: tuple[str, ...], overflow: bool) -> Any:
         series: Any
-        if self.kind == "histogram":
+        if self.store is not None:
+            series = self.store.series(self, labels, overflow)
+        elif self.kind == "histogram":
             cls = _OverflowHistogram if overflow else HistogramSeries
             series = cls(labels, self._lock, self.bounds)
         elif self.kind == "gauge":
@@ -358,6 +394,14 @@ class LimitedMetric(Collector):
                 return [(s, s.value) for s in series]
             live = Counter(self._live())
             return [(s, s.value + live.get(s, 0)) for s in series]
+
+    def exemplars(self) -> dict[tuple[str, ...], dict[int, tuple[int, float, int]]]:
+        """A histogram's exemplars by label values (a copy; series without any left out)."""
+        with self._lock:
+            series = list(self._children.values())
+            if self._overflow_child is not None:
+                series.append(self._overflow_child)
+            return {s.labels: s.exemplars.copy() for s in series if s.exemplars}
 
     def count_live(self, source: Callable[[], Iterable[Any]]) -> None:
         """Add to each series, at scrape time, how often it occurs in ``source()``.
@@ -465,6 +509,67 @@ class _SelfMetricsCollector(Collector):
             yield family
 
 
+class SpanUpdate(NamedTuple):
+    """What one finished span changes: the series it updates (resolved by the processor,
+    ``None`` when not updated) and the values. Built once per span, applied under the
+    store's lock by :func:`apply_updates`."""
+
+    timed: Any  # duration histogram series (status success or error)
+    duration: float  # seconds
+    trace_id: int  # exemplar trace id, 0 for none
+    end: int  # end time, unix ns (the exemplar's timestamp)
+    slow: Any  # slow-operations counter series
+    slowness: Any  # slowness-ratio histogram series (with ``slow``)
+    ratio: float  # duration / threshold
+    errors: Any  # operation-errors counter series
+    render_failure: Any  # render-failures counter series (with ``errors``)
+    api_error: Any  # api-errors counter series (with ``errors``)
+    consecutive: Any  # consecutive-API-errors gauge series
+    failed: bool  # raises ``consecutive`` by one, else resets it to 0
+    unpriced: Any  # unpriced-operations counter series
+    cost: Any  # cost counter series
+    usd: float  # what ``cost`` grows by
+    retries: Any  # retries counter series
+    queue_wait: Any  # queue-wait histogram series
+    wait: float  # seconds queued (with ``queue_wait``)
+
+
+def apply_updates(pending: deque[SpanUpdate]) -> None:
+    """Apply queued span updates; the caller holds the store's lock (``MetricSet.lock``)."""
+    popleft = pending.popleft
+    while pending:  # only the lock holder takes items out, so this cannot race
+        (timed, duration, trace_id, end, slow, slowness, ratio, errors, render_failure,
+         api_error, consecutive, failed, unpriced, cost, usd, retries, queue_wait,
+         wait) = popleft()  # fmt: skip
+        try:
+            if timed is not None:
+                timed._observe(duration, trace_id, end)
+            if slow is not None:
+                slow._inc()
+                slowness._observe(ratio)
+            if errors is not None:
+                errors._inc()
+                if render_failure is not None:
+                    render_failure._inc()
+                if api_error is not None:
+                    api_error._inc()
+            if consecutive is not None:
+                if failed:
+                    consecutive._inc()
+                else:
+                    consecutive._set(0)
+            if unpriced is not None:
+                unpriced._inc()
+            elif cost is not None:
+                cost._inc(usd)
+            if retries is not None:
+                retries._inc()
+            if queue_wait is not None:
+                queue_wait._observe(wait)
+        except Exception as exc:  # one bad update must not stop the others
+            selfmonitor.report_internal_error("apply", exc)
+
+
 class MetricSet:
     """Every otel-perf metric, registered in one ``CollectorRegistry``.
 
@@ -482,13 +587,19 @@ class MetricSet:
         *,
         thresholds: Sequence[float] = (),
         cardinality_limit: int = DEFAULT_CARDINALITY_LIMIT,
+        store: Any = None,
     ) -> None:
         self.registry = registry
+        self.cardinality_limit = cardinality_limit
         self.overflows = OverflowCounts()
         self.lock = threading.Lock()
         #: Updates handed over without the lock, applied by ``apply_pending`` (see there).
-        self.pending: deque[Any] = deque()
-        self._applier: Callable[[Any], None] | None = None
+        self.pending: deque[SpanUpdate] = deque()
+        #: The multiprocess file backend (``otel_perf.multiprocess.FileStore``) or None.
+        self.store = store
+        #: Queued updates that make the span queueing them apply the queue: with files,
+        #: every one, so another process's scrape sees every finished span.
+        self.apply_every = 1 if store is not None else APPLY_EVERY
         self._registered: list[Collector] = []
         buckets = {
             OPERATION_DURATION: duration_buckets(thresholds),
@@ -526,10 +637,29 @@ class MetricSet:
         self.all: dict[str, LimitedMetric] = limited
         for metric in limited.values():
             metric.before_read = self.apply_pending
+            metric.store = store
+        if store is not None:
+            store.attach(self)
 
-    def set_applier(self, applier: Callable[[Any], None]) -> None:
-        """Who applies the items in ``pending`` (the span processor)."""
-        self._applier = applier
+    def move(self, series: Any, delta: float) -> None:
+        """Add ``delta`` to a gauge series of the file backend (the in-progress gauge)."""
+        with self.lock:
+            series._move(delta)
+
+    def families(self) -> list[SeriesFamily]:
+        """This process's snapshot of every metric (the read API; see the module docstring)."""
+        return [SeriesFamily(metric, metric.snapshot()) for metric in self.all.values()]
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: new locks, nothing queued, no series (the parent's values are
+        the parent's), and with files, this process's own files."""
+        self.lock = threading.Lock()
+        self.pending.clear()
+        self.overflows.reset_after_fork()
+        for metric in self.all.values():
+            metric.forget_series(self.lock, self.overflows)
+        if self.store is not None:
+            self.store.reopen()
 
     def apply_pending(self, blocking: bool = True) -> None:
         """Apply the updates waiting in ``pending``, under the lock.
@@ -541,13 +671,15 @@ class MetricSet:
         threshold, and every read of the metrics, applies them. Reads therefore always see
         every finished span; the queue stays short.
         """
-        applier = self._applier
-        if applier is None or not self.pending:
+        if not self.pending:
             return
-        if not self.lock.acquire(blocking):
+        store = self.store
+        if not self.lock.acquire(blocking or store is not None):
             return  # another thread is applying them right now
         try:
-            applier(self.pending)
+            apply_updates(self.pending)
+            if store is not None:
+                store.sync_self_metrics()
         finally:
             self.lock.release()
 

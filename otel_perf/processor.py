@@ -1,8 +1,10 @@
 """``PerformanceSpanProcessor``: every finished span becomes Prometheus metrics.
 
 The processor does no I/O and takes no lock per span: it hands a span's resolved updates
-to the metric set through a deque, applied in batches and before every read (see
-``MetricSet.apply_pending``). Everything per operation is precomputed in ``__init__``, and
+(one :class:`~otel_perf.metrics.SpanUpdate` each) to the metric set through a deque, applied
+in batches and before every read (see ``MetricSet.apply_pending``). In multiprocess mode
+(``otel_perf.multiprocess``) each update is applied as its span ends, so that a scrape in
+another process sees it, and the in-progress gauge is written at start and end. Everything per operation is precomputed in ``__init__``, and
 everything per (operation, model, provider, route, project) the first time it is seen (a
 :class:`_Route`: normalised labels, threshold, the series it updates), so ``on_end`` for a
 known kind of span is one route lookup, a few attribute reads and one append. Any internal failure is caught, counted in ``otel_perf_internal_errors_total``
@@ -17,7 +19,6 @@ and logged once: the host application never sees it.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -32,7 +33,7 @@ from otel_perf import foreign
 from otel_perf.classify import normalize_error_type
 from otel_perf.config import Settings
 from otel_perf.count_once import CountOnce
-from otel_perf.metrics import MetricSet
+from otel_perf.metrics import MetricSet, SpanUpdate
 from otel_perf.pricing import is_amount, normalize_model
 from otel_perf.redact import scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error
@@ -46,8 +47,7 @@ _MAX_LABEL_LENGTH: Final = 128
 _SAMPLED: Final = int(TraceFlags.SAMPLED)
 _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it once
 _INF: Final = math.inf
-#: Queued span updates that make the span that queues them apply the queue.
-APPLY_EVERY: Final = 256
+_new_record: Final = tuple.__new__
 #: Routes kept at most (a flood of distinct models empties the cache, it never grows).
 MAX_ROUTES: Final = 4096
 #: Own spans tracked as open at most; past it the oldest (most likely never ended) is
@@ -172,12 +172,21 @@ class PerformanceSpanProcessor(SpanProcessor):
     ) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self.registry = registry if registry is not None else REGISTRY
+        store = None
+        if self.settings.multiprocess_dir is not None:
+            from otel_perf.multiprocess import FileStore
+
+            store = FileStore(self.settings.multiprocess_dir)
         self.metrics = MetricSet(
             self.registry,
             thresholds=tuple(self.settings.thresholds.values())
             + tuple(self.settings.template_thresholds.values()),
             cardinality_limit=self.settings.cardinality_limit,
+            store=store,
         )
+        #: Multiprocess mode: the in-progress gauge is written at start and end, since
+        #: another process's scrape cannot count this process's open spans.
+        self._files = store is not None
         # Precomputed per operation: its kind and its slow threshold.
         self._kind: dict[str, str] = {op: _GENERATION for op in A.GENERATION_OPERATIONS}
         self._kind.update({op: _GENERATION for op in self.settings.extra_operations})
@@ -197,15 +206,27 @@ class PerformanceSpanProcessor(SpanProcessor):
         # if not a model call). The in-progress gauge counts it when scraped, the count-once
         # rule looks parents up in it: one dict store per span start covers both.
         self._in_flight: dict[int, tuple[Any, str | None]] = {}
-        self.metrics.in_progress.count_live(self._in_flight_series)
-        self._once = CountOnce(self.settings.pricing, self._in_flight)
+        if store is None:
+            self.metrics.in_progress.count_live(self._in_flight_series)
+        self._covered: dict[int, str] = {}
+        self._once = CountOnce(self.settings.pricing, self._in_flight, self._covered)
         self._pending = self.metrics.pending
-        self.metrics.set_applier(self._apply)
+        self._apply_every = self.metrics.apply_every
         self._enabled = True
 
     def disable(self) -> None:
         """Stop recording (a provider offers no way to remove a processor)."""
         self._enabled = False
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's open spans, cached series and values,
+        so the child records on its own (with files, into its own)."""
+        self._in_flight.clear()
+        self._routes.clear()
+        self._running.clear()
+        self._covered.clear()
+        self._once = CountOnce(self.settings.pricing, self._in_flight, self._covered)
+        self.metrics.reset_after_fork()
 
     # --- SpanProcessor interface ----------------------------------------------------------
 
@@ -228,12 +249,16 @@ class PerformanceSpanProcessor(SpanProcessor):
             series, model_call = self._running.get(op) or self._running_entry(op)
             in_flight = self._in_flight
             if len(in_flight) >= MAX_OPEN_SPANS:
-                _drop_oldest(in_flight)  # spans that never end cannot grow memory
+                dropped = _drop_oldest(in_flight)  # spans that never end cannot grow memory
+                if dropped is not None and self._files:
+                    self.metrics.move(dropped[0], -1.0)
             # No lock: one dict store. SpanContext is a tuple; [1] is the span id.
             in_flight[context[1]] = (
                 series,
                 str(attrs.get(A.GEN_AI_REQUEST_MODEL, "")) if model_call else None,
             )
+            if self._files:
+                self.metrics.move(series, 1.0)
         except Exception as exc:
             report_internal_error("on_start", exc)
 
@@ -267,7 +292,12 @@ class PerformanceSpanProcessor(SpanProcessor):
                 # it rather than call its properties. An exemplar only for sampled spans, whose
                 # trace can be found; TraceFlags is an int, so mask it instead of `.sampled`.
                 span_id = context[1]
-                self._in_flight.pop(span_id, None)
+                if self._files:
+                    entry = self._in_flight.pop(span_id, None)
+                    if entry is not None:
+                        self.metrics.move(entry[0], -1.0)
+                else:
+                    self._in_flight.pop(span_id, None)
                 if context[3] & _SAMPLED:
                     trace_id = context[0]
             op = attrs.get(A.OPERATION)
@@ -287,16 +317,21 @@ class PerformanceSpanProcessor(SpanProcessor):
             )
             route = self._routes.get(key) or self._route(key)
             # The count-once rule (otel_perf.count_once): a duplicate span is not counted.
-            model = str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
+            # An own root span is always counted while no parent awaits word of a child
+            # (the covered table is empty): no call needed.
             if own:
-                if not self._once.own(
-                    span_id, parent, model if route.kind is _GENERATION else None
+                if (parent is not None or self._covered) and not self._once.own(
+                    span_id,
+                    parent,
+                    str(attrs.get(A.GEN_AI_REQUEST_MODEL) or "")
+                    if route.kind is _GENERATION
+                    else None,
                 ):
                     return
             elif not self._once.foreign(
                 span_id,
                 parent,
-                model,
+                str(attrs.get(A.GEN_AI_REQUEST_MODEL) or ""),
                 route.op in foreign.MODEL_CALL_OPERATIONS,
                 route.kind is _API,
             ):
@@ -371,15 +406,15 @@ class PerformanceSpanProcessor(SpanProcessor):
                 else:
                     count_invalid("queue_wait")
 
-            # Handed over without a lock (see MetricSet.apply_pending); the layout is the
-            # one _apply unpacks.
+            # Handed over without a lock (see MetricSet.apply_pending). tuple.__new__ builds
+            # the record in C; SpanUpdate(...) would be a Python-level call (0.4 µs).
             pending = self._pending
             pending.append(
-                (timed, duration, trace_id, end, slow, route.slowness, ratio, errors,
-                 render_failure, api_error, consecutive, failed, unpriced, cost, usd, retries,
-                 queue_wait, wait)
+                _new_record(SpanUpdate, (timed, duration, trace_id, end, slow, route.slowness,
+                    ratio, errors, render_failure, api_error, consecutive, failed, unpriced, cost,
+                    usd, retries, queue_wait, wait))
             )  # fmt: skip
-            if len(pending) >= APPLY_EVERY:
+            if len(pending) >= self._apply_every:
                 self.metrics.apply_pending(blocking=False)
         except Exception as exc:
             report_internal_error("on_end", exc)
@@ -412,42 +447,6 @@ class PerformanceSpanProcessor(SpanProcessor):
     def _in_flight_series(self) -> list[Any]:
         # One C-level copy first: iterating the live dict could see it change size.
         return [entry[0] for entry in list(self._in_flight.values())]
-
-    @staticmethod
-    def _apply(pending: deque[tuple[Any, ...]]) -> None:
-        """Apply queued span updates; MetricSet.apply_pending calls it holding the lock."""
-        popleft = pending.popleft
-        while pending:  # only the lock holder takes items out, so this cannot race
-            (timed, duration, trace_id, end, slow, slowness, ratio, errors, render_failure,
-             api_error, consecutive, failed, unpriced, cost, usd, retries, queue_wait,
-             wait) = popleft()  # fmt: skip
-            try:
-                if timed is not None:
-                    timed._observe(duration, trace_id, end)
-                if slow is not None:
-                    slow._inc()
-                    slowness._observe(ratio)
-                if errors is not None:
-                    errors._inc()
-                    if render_failure is not None:
-                        render_failure._inc()
-                    if api_error is not None:
-                        api_error._inc()
-                if consecutive is not None:
-                    if failed:
-                        consecutive._inc()
-                    else:
-                        consecutive._set(0)
-                if unpriced is not None:
-                    unpriced._inc()
-                elif cost is not None:
-                    cost._inc(usd)
-                if retries is not None:
-                    retries._inc()
-                if queue_wait is not None:
-                    queue_wait._observe(wait)
-            except Exception as exc:  # one bad update must not stop the others
-                report_internal_error("apply", exc)
 
     def _route(self, key: tuple[Any, ...]) -> _Route:
         op, model, provider, endpoint, project = key
@@ -506,12 +505,13 @@ def _sdk_layout() -> bool:
 _SDK_LAYOUT: Final = _sdk_layout()
 
 
-def _drop_oldest(table: dict[int, Any]) -> None:
+def _drop_oldest(table: dict[int, Any]) -> Any:
     try:
-        del table[next(iter(table))]
+        dropped = table.pop(next(iter(table)))
         count_invalid("open_span_evicted")  # otel_perf_invalid_values_total{field=...}
+        return dropped
     except (KeyError, RuntimeError, StopIteration):
-        pass  # another thread changed the table meanwhile; it is still bounded
+        return None  # another thread changed the table meanwhile; it is still bounded
 
 
 def _label(value: Any) -> str:

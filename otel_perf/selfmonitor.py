@@ -18,13 +18,16 @@ _lock = threading.Lock()
 _counts: dict[str, int] = {}
 _invalid: dict[str, int] = {}
 _logged: set[str] = set()
+_changes = 0  # counts of either kind changed this often (a file backend syncs on change)
 
 
 def report_internal_error(stage: str, exc: BaseException | None = None) -> None:
     """Count an internal error at ``stage``; log it the first time that stage fails."""
+    global _changes
     try:
         with _lock:
             _counts[stage] = _counts.get(stage, 0) + 1
+            _changes += 1
             first = stage not in _logged
             _logged.add(stage)
         if first:
@@ -52,8 +55,15 @@ def warn_once(key: str, message: str, *args: object) -> None:
 
 def count_invalid(field: str) -> None:
     """Count a value ignored for being NaN, negative or of the wrong type (by field name)."""
+    global _changes
     with _lock:
         _invalid[field] = _invalid.get(field, 0) + 1
+        _changes += 1
+
+
+def changes() -> int:
+    """How often a count changed (cheap to compare; no lock)."""
+    return _changes
 
 
 def invalid_value_counts() -> dict[str, int]:
@@ -70,7 +80,17 @@ def internal_error_counts() -> dict[str, int]:
 
 def reset() -> None:
     """Forget counts and which warnings were logged (for tests)."""
+    global _changes
     with _lock:
         _counts.clear()
         _invalid.clear()
         _logged.clear()
+        _changes += 1
+
+
+def reset_after_fork() -> None:
+    """In a forked child: a new lock (the parent's may have been held) and no counts (they
+    are the parent's; in multiprocess mode the parent's file has them)."""
+    global _lock
+    _lock = threading.Lock()
+    reset()

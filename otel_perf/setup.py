@@ -21,9 +21,9 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from otel_perf import otlp_metrics, tracking
+from otel_perf import otlp_metrics, selfmonitor, tracking
 from otel_perf.config import _UNSET, Settings, parse_bool
-from otel_perf.exposition import start_http_server
+from otel_perf.exposition import Endpoint
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.resource import ProcessResource, TargetInfo
 from otel_perf.selfmonitor import warn_once
@@ -80,7 +80,8 @@ class OtelPerf:
         tracer_provider: TracerProvider | None,
         owns_provider: bool,
         export_processor: SpanProcessor | None,
-        server: Any,
+        server: Endpoint | None,
+        exposition_registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.processor = processor
@@ -89,10 +90,21 @@ class OtelPerf:
         self._export_processor = export_processor
         self._server = server
         self._outlets: _Outlets | None = None  # target_info and the OTLP pusher
+        #: What the ``/metrics`` endpoints serve: the processor's registry, or in
+        #: multiprocess mode the sum over every process's files plus the user's own
+        #: ``prometheus_client`` multiprocess metrics.
+        self.exposition_registry = exposition_registry
+        #: Set in a process forked from the one that configured (see ``configure()``).
+        self.forked = False
 
     @property
     def enabled(self) -> bool:
         return self.processor is not None
+
+    @property
+    def multiprocess(self) -> bool:
+        """Whether every process records into ``settings.multiprocess_dir``."""
+        return self.processor is not None and self.processor.metrics.store is not None
 
     @property
     def registry(self) -> CollectorRegistry | None:
@@ -102,16 +114,16 @@ class OtelPerf:
     def port(self) -> int | None:
         """The port ``/metrics`` is served on (the bound one when ``0`` was asked), or
         ``None`` when the embedded server is off or could not start."""
-        if self._server is None:
-            return None
-        return int(self._server.server_address[1])
+        address = None if self._server is None else self._server.server_address
+        return None if address is None else int(address[1])
 
     @property
     def metrics_url(self) -> str | None:
         """``http://host:port/metrics`` of the embedded server, or ``None`` when off."""
-        if self._server is None:
+        address = None if self._server is None else self._server.server_address
+        if address is None:
             return None
-        host, port = self._server.server_address[:2]
+        host, port = address[:2]
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/metrics"
 
@@ -123,7 +135,6 @@ class OtelPerf:
                 _active = None
         if self._server is not None:
             self._server.shutdown()
-            self._server.server_close()
             self._server = None
         if self.processor is not None:
             self.processor.disable()
@@ -131,7 +142,12 @@ class OtelPerf:
             self._outlets.shutdown()  # the last OTLP push, after the last span is recorded
             self._outlets = None
         if self.processor is not None:
-            self.processor.metrics.unregister()
+            metrics = self.processor.metrics
+            metrics.unregister()
+            if metrics.store is not None:
+                metrics.apply_pending()
+                with metrics.lock:
+                    metrics.store.close()
         if self.tracer_provider is not None:
             # A provider has no public way to remove a processor: take ours out of its list
             # so configure/shutdown cycles leave exactly one (disabled ones cost per span).
@@ -143,6 +159,39 @@ class OtelPerf:
             self.tracer_provider.force_flush()
         tracking.unbind()
         attach_stats(None)
+
+    def _after_fork_in_child(self) -> None:
+        """The child records on its own: nothing of the parent's queued, open or counted
+        (with files, into its own files), no inherited server; see ``configure()``."""
+        self.forked = True
+        served = self._server is not None and self._server.server is not None
+        if self._server is not None:
+            self._server.drop_after_fork()
+            self._server = None
+        if self.processor is None:
+            return
+        self.processor.reset_after_fork()
+        for registry in (self.registry, self.exposition_registry):
+            _reinit_registry_lock(registry)
+        aggregate = getattr(self.exposition_registry, "aggregate", None)
+        if aggregate is not None:
+            aggregate.after_fork()
+        elif served:
+            selfmonitor.warn_once(
+                "fork-without-multiprocess",
+                "otel-perf: process %d was forked from one serving /metrics, without %s: its "
+                "metrics are recorded but no endpoint serves them. Set %s to an empty "
+                "directory before the service starts (docs/deployment.md)",
+                os.getpid(),
+                "PROMETHEUS_MULTIPROC_DIR",
+                "PROMETHEUS_MULTIPROC_DIR",
+            )
+
+    def _serve_in_child(self) -> None:
+        """``configure()`` called again in a forked child: serve from here too."""
+        self.forked = False
+        if self._server is None and self.processor is not None:
+            self._server = _start_server(self.settings, self.exposition_registry, self.multiprocess)
 
     def __enter__(self) -> OtelPerf:
         return self
@@ -172,6 +221,7 @@ def configure(
     metric_export_interval: float | None = None,
     metric_export_timeout: float | None = None,
     enabled: bool | None = None,
+    multiprocess_dir: str | None = None,
 ) -> OtelPerf:
     """Set up otel-perf in one call; a second call returns the active handle unchanged.
 
@@ -209,6 +259,12 @@ def configure(
             push (default ``OTEL_METRIC_EXPORT_INTERVAL`` / ``_TIMEOUT``, in milliseconds there;
             60 and 30).
         enabled: ``False`` (or ``OTEL_PERF_ENABLED=false``) makes this a no-op.
+        multiprocess_dir: record into this directory so every ``/metrics`` serves the sum
+            over all processes (default ``PROMETHEUS_MULTIPROC_DIR``; see docs/deployment.md).
+
+    Called again in a process forked after ``configure()`` (gunicorn ``post_fork``, Celery
+    ``worker_process_init``), it returns the inherited handle, which the fork already made
+    per-process, and starts this process's ``/metrics`` server.
 
     Raises:
         ValueError: a setting is invalid; the message names it and the accepted values.
@@ -216,6 +272,11 @@ def configure(
     global _active
     with _lock:
         if _active is not None:
+            if _active.forked:
+                # In a forked child (post_fork, worker_process_init): the handle the parent
+                # set up was made per-process at fork time; serve from this process too.
+                _active._serve_in_child()
+                return _active
             given = [name for name, value in _arguments(locals()).items() if value is not None]
             if given:
                 warn_once(
@@ -243,6 +304,7 @@ def configure(
             metric_export_interval=metric_export_interval,
             metric_export_timeout=metric_export_timeout,
             enabled=enabled,
+            multiprocess_dir=multiprocess_dir,
         )
         if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
             raise ValueError(
@@ -280,10 +342,21 @@ def configure(
                 _otlp_exporter(settings, explicit=otlp_endpoint is not None)
             )
             provider.add_span_processor(export)
+        exposition = registry
+        if processor.metrics.store is not None:
+            from otel_perf import aggregate, multiprocess
+
+            directory = processor.metrics.store.directory
+            stale = multiprocess.stale_files(directory)
+            if stale:
+                logger.warning(multiprocess.stale_message(directory, stale))
+            exposition = aggregate.ViewRegistry(processor.metrics, directory)
         server = (
-            _start_server(settings, registry) if "prometheus" in settings.metrics_exporter else None
+            _start_server(settings, exposition, processor.metrics.store is not None)
+            if "prometheus" in settings.metrics_exporter
+            else None
         )
-        outlets = _Outlets(settings, registry, processor)
+        outlets = _Outlets(settings, exposition, processor)
         tracking.bind(
             provider.get_tracer("otel_perf", __version__),
             settings.pricing,
@@ -292,7 +365,7 @@ def configure(
             template_thresholds=settings.template_thresholds,
         )
         attach_stats(processor.metrics)
-        _active = OtelPerf(settings, processor, provider, owns, export, server)
+        _active = OtelPerf(settings, processor, provider, owns, export, server, exposition)
         _active._outlets = outlets
         return _active
 
@@ -422,26 +495,62 @@ class _Outlets:
             self._registry = None
 
 
-def _start_server(settings: Settings, registry: CollectorRegistry) -> Any:
-    if settings.prometheus_port is None:
+def _start_server(
+    settings: Settings, registry: CollectorRegistry | None, shared: bool
+) -> Endpoint | None:
+    if settings.prometheus_port is None or registry is None:
         return None
-    try:
-        server, _thread = start_http_server(
-            settings.prometheus_port, addr=settings.prometheus_host, registry=registry
-        )
-    except OSError as exc:
-        # A busy port must not take the host application down: log and run without it.
-        logger.error(
-            "otel-perf: cannot serve /metrics on %s:%s (%s); metrics are still recorded and "
-            "available through make_wsgi_app()/make_asgi_app()",
+    endpoint = Endpoint(settings.prometheus_host, settings.prometheus_port, registry, shared)
+    exc = endpoint.start()
+    if exc is None:
+        host, port = endpoint.server_address[:2]
+        logger.info("otel-perf: serving /metrics on http://%s:%s/metrics", host, port)
+        return endpoint
+    if shared:
+        # Multiprocess mode: a sibling (or a process without SO_REUSEPORT) holds the port
+        # and serves the same sum; this process retries in the background.
+        logger.info(
+            "otel-perf: %s:%s is taken (%s); another process serves the same multiprocess "
+            "sum, this one (pid %d) retries binding every few seconds",
             settings.prometheus_host,
             settings.prometheus_port,
             exc,
+            os.getpid(),
         )
-        return None
-    host, port = server.server_address[:2]
-    logger.info("otel-perf: serving /metrics on http://%s:%s/metrics", host, port)
-    return server
+        return endpoint
+    # A busy port must not take the host application down: log and run without it.
+    logger.error(
+        "otel-perf: cannot serve /metrics on %s:%s (%s); metrics are still recorded and "
+        "available through make_wsgi_app()/make_asgi_app()",
+        settings.prometheus_host,
+        settings.prometheus_port,
+        exc,
+    )
+    return None
+
+
+def _reinit_registry_lock(registry: CollectorRegistry | None) -> None:
+    # prometheus_client's registry lock may have been held by a scrape at fork time.
+    lock = getattr(registry, "_lock", None)
+    if lock is not None and hasattr(lock, "acquire"):
+        reentrant = isinstance(lock, type(threading.RLock()))
+        registry._lock = threading.RLock() if reentrant else threading.Lock()  # type: ignore[union-attr]
+
+
+def _after_fork_in_child() -> None:
+    """Runs in every forked child (``os.register_at_fork``); never raises."""
+    global _lock
+    _lock = threading.Lock()
+    try:
+        selfmonitor.reset_after_fork()
+        if _active is not None:
+            _active._after_fork_in_child()
+    except Exception as exc:  # pragma: no cover - a fork must never fail because of us
+        selfmonitor.report_internal_error("fork", exc)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 __all__ = ["OtelPerf", "RecordUnsampledSampler", "active", "configure"]

@@ -9,6 +9,7 @@ The figures are read from the processor's metrics, so keeping them costs nothing
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -52,6 +53,18 @@ def attach(metrics: MetricSet | None) -> None:
     with _lock:
         _metrics = metrics
         _baseline = ErrorPerformanceStats()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's lock may have been held at fork time; its counts are not the child's
+    # (the child's metric set starts from zero, see MetricSet.reset_after_fork).
+    global _lock, _baseline
+    _lock = threading.Lock()
+    _baseline = ErrorPerformanceStats()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _sum(metrics: MetricSet, name: str, keep: Callable[[str], bool] = lambda op: True) -> int:

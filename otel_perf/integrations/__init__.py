@@ -1,0 +1,1 @@
+"""Hooks for process managers: ``otel_perf.integrations.gunicorn``."""
