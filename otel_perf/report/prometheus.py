@@ -263,11 +263,11 @@ class PrometheusClient:
         )
         conn = factory(host, port, timeout=remaining)
         expired = threading.Event()
+        opened: list[socket.socket] = []
 
         def cut() -> None:  # the deadline passed: unblock whatever read is waiting
             expired.set()
-            sock = conn.sock
-            if sock is not None:
+            for sock in opened:  # the connection may have handed its socket to the response
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -277,6 +277,11 @@ class PrometheusClient:
         timer.daemon = True
         timer.start()
         try:
+            conn.connect()
+            if conn.sock is not None:
+                opened.append(conn.sock)
+            if expired.is_set():
+                raise self._late()
             headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
             conn.request(method, target, body=body or None, headers=headers)
             response = conn.getresponse()
