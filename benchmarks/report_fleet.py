@@ -210,8 +210,9 @@ def _labels(labels: dict[str, str], target: str) -> str:
 
 
 def write_slice(fleet: Fleet, lo: int, hi: int, path: Path) -> int:
-    """OpenMetrics text of samples with ``lo < t <= hi``; returns the sample count."""
-    sel = np.nonzero((fleet.times > lo) & (fleet.times <= hi))[0]
+    """OpenMetrics text of samples with ``lo <= t < hi`` (one TSDB block range, which is
+    half-open); returns the sample count."""
+    sel = np.nonzero((fleet.times >= lo) & (fleet.times < hi))[0]
     if not len(sel):
         return 0
     ts = [str(int(t)) for t in fleet.times[sel]]
@@ -265,7 +266,7 @@ def build_tsdb(fleet: Fleet, data_dir: Path, *, promtool: str = "promtool") -> i
     total = 0
     with tempfile.TemporaryDirectory(prefix="otel-perf-fleet-") as tmp:
         text = Path(tmp) / "slice.om"
-        for lo, hi in slices(int(fleet.times[0]) - 1, fleet.end):
+        for lo, hi in slices(int(fleet.times[0]), fleet.end + 1):
             total += write_slice(fleet, lo, hi, text)
             subprocess.run(
                 [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(text),

@@ -220,6 +220,7 @@ class Collector:
         process_q = _tagged(
             ("changes", f"changes({pst}[{w}])"),
             ("resets", f"resets({pst}[{w}])"),
+            ("min", f"min_over_time({pst}[{w}])"),
             ("last", f"last_over_time({pst}[{w}])"),
         )
         up_q = _tagged(
@@ -323,7 +324,7 @@ class Collector:
         by_fn: dict[tuple[str, str], dict[str, dict[float, float]]] = defaultdict(dict)
         for s in process:
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            by_fn[key][s.labels.get(TERM, "")] = dict(s.points)
+            by_fn[key][s.labels.get(TERM, "")] = {round(a, 3): v for a, v in s.points}
         for key, t in found.items():
             fns = by_fn.get(key)
             if not fns or "last" not in fns:
@@ -335,7 +336,7 @@ class Collector:
             if last:
                 t.last_seen = max(t.last_seen, max(last))
             if t.exact:
-                t.restarts = self._restarts(t, fns.get("changes", {}), last)
+                t.restarts = self._restarts(t, fns)
         for s in ups:
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
             seen = found.get(key)
@@ -357,37 +358,58 @@ class Collector:
                 )  # fmt: skip
         return sorted(found.values(), key=lambda t: t.key)
 
-    def _restarts(
-        self, t: TargetInfo, changes: dict[float, float], last: dict[float, float]
-    ) -> list[float]:
-        """Start times of the processes that began inside the range, to the second."""
-        out: list[float] = []
-        for at, n in sorted(changes.items()):
-            if at <= self.window.start + 1e-3 or n < 1:
-                continue
-            if n == 1 and at in last:
-                out.append(last[at])
-            else:
-                out += self._refine_restarts(t, at - self.step, at)
-        return sorted({r for r in out if self.window.start < r <= self.window.end})
+    def _restarts(self, t: TargetInfo, fns: dict[str, dict[float, float]]) -> list[float]:
+        """Times between the last sample of one process and the first of the next, for
+        each process that began inside the range (to a second, or the new start time)."""
+        return sorted(set(self._changes_in(t, self.times, fns, refine=True)))
 
-    def _refine_restarts(self, t: TargetInfo, lo: float, hi: float) -> list[float]:
-        step = max((hi - lo) / REFINE_POINTS, 1.0)
+    def _changes_in(
+        self,
+        t: TargetInfo,
+        times: list[float],
+        fns: dict[str, dict[float, float]],
+        *,
+        refine: bool,
+        before: float | None = None,
+    ) -> list[float]:
+        """Restart boundaries in the bins ``(times[i-1], times[i]]``. A bin's count is
+        ``changes`` inside it plus one when its first value (its minimum: start times only
+        grow) differs from the previous bin's last; ``before`` is the value before ``times[0]``."""
+        last, low, changes = fns.get("last", {}), fns.get("min", {}), fns.get("changes", {})
+        out: list[float] = []
+        prev = before if before is not None else last.get(round(times[0], 3))
+        for i in range(1, len(times)):
+            at = round(times[i], 3)
+            if at not in last:
+                continue
+            count = int(changes.get(at, 0)) + (1 if prev is not None and low.get(at) != prev else 0)
+            if count == 1 and times[i - 1] < last[at] <= times[i]:
+                out.append(last[at])  # the new process's own start time: exact
+            elif count >= 1:
+                step = (times[i] - times[i - 1]) / REFINE_POINTS
+                if times[i] - times[i - 1] <= 1.0 or not refine:
+                    out.append(times[i - 1])
+                else:
+                    out += self._refine_restarts(t, times[i - 1], times[i], prev, max(step, 1.0))
+            prev = last[at]
+        return out
+
+    def _refine_restarts(
+        self, t: TargetInfo, lo: float, hi: float, before: float | None, step: float
+    ) -> list[float]:
         sel = f"{PROCESS_START}{{{','.join(t.matchers())}}}"
         w = _dur(step)
-        expr = _tagged(("changes", f"changes({sel}[{w}])"), ("last", f"last_over_time({sel}[{w}])"))
+        expr = _tagged(
+            ("changes", f"changes({sel}[{w}])"),
+            ("min", f"min_over_time({sel}[{w}])"),
+            ("last", f"last_over_time({sel}[{w}])"),
+        )
+        times = [round(lo + i * step, 3) for i in range(math.ceil((hi - lo) / step) + 1)]
         fns = {
-            s.labels.get(TERM, ""): dict(s.points)
-            for s in self.client.query_range(expr, lo + step, hi + step / 2, step)
+            s.labels.get(TERM, ""): {round(a, 3): v for a, v in s.points}
+            for s in self.client.query_range(expr, times[1], times[-1] + step / 2, step)
         }
-        out: list[float] = []
-        last = fns.get("last", {})
-        for at, n in sorted(fns.get("changes", {}).items()):
-            if (n == 1 and at in last) or (n >= 1 and step <= 1.0 and at in last):
-                out.append(last[at])
-            elif n > 1:
-                out += self._refine_restarts(t, at - step, at)
-        return out
+        return self._changes_in(t, times, fns, refine=step > 1.0, before=before)
 
     # --- step 3: totals ---------------------------------------------------------------------
 

@@ -61,9 +61,10 @@ class _Server:
 
 
 class ScriptedExporter(_Server):
-    """``/metrics`` answers ``body(n)`` for the n-th scrape (0, 1, ...)."""
+    """``/metrics`` answers ``body(n)`` for the n-th scrape (0, 1, ...); ``None`` is a 503
+    (the process is down)."""
 
-    def __init__(self, body: Callable[[int], str]) -> None:
+    def __init__(self, body: Callable[[int], str | None]) -> None:
         self.scrapes = 0
         lock = threading.Lock()
         outer = self
@@ -73,7 +74,13 @@ class ScriptedExporter(_Server):
                 with lock:
                     n = outer.scrapes
                     outer.scrapes += 1
-                payload = body(n).encode()
+                text = body(n)
+                if text is None:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                payload = text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(payload)))
