@@ -54,6 +54,7 @@ DUR_BUCKET: Final = M.OPERATION_DURATION + "_bucket"
 EXPORT_OPERATION: Final = "export_timeline"
 PROCESS_START: Final = "process_start_time_seconds"
 GRID_BINS: Final = 60
+ZOOM: Final = 4  # trends use their own grid when activity spans under a quarter of the range
 REFINE_POINTS: Final = 60
 RECENT_ERRORS: Final = 10
 TARGET: Final = ("job", "instance")
@@ -189,6 +190,7 @@ class Collector:
         # the last is the range end to within a millisecond.
         self.times = [round(origin + i * self.step, 3) for i in range(bins + 1)]
         self.interval = 0.0  # the scrape interval, estimated from `up`
+        self.look = float(max(math.ceil(self.step), 1))  # the grid's look-back window
 
     def sel(
         self, metric: str, matchers: dict[str, str] | None = None, extra: Sequence[str] = ()
@@ -272,6 +274,8 @@ class Collector:
             data.totals[name] = _window_totals(rows, targets)
         data.targets = targets
         data.scrape_interval = self.interval
+        if extent is not None and extent.seconds * ZOOM < self.window.seconds:
+            grid, exports = self._zoom(extent, grid_q, export_q)
         self._trends(data, grid, exports, term_rows, targets)
         if isinstance(exemplars, str):
             data.exemplar_problem = exemplars
@@ -426,12 +430,13 @@ class Collector:
                 inc = promql.exact_increase(sel, self.window.seconds)
                 parts.append((f"scan{i}", inc))  # the query is evaluated at the range end
                 continue
-            look = self.window.end - min(t.last_seen, self.window.end) + self.step
+            # a grid point "saw" a series within one look-back window before it
+            look = self.window.end - min(t.last_seen, self.window.end) + self.look
             parts.append((f"end{i}", _last_at(sel, look, self.window.end)))
             if t.alive_at_start:
-                parts.append((f"start{i}", _last_at(sel, self.step, self.window.start)))
+                parts.append((f"start{i}", _last_at(sel, self.look, self.window.start)))
             for j, r in enumerate(t.restarts):
-                parts.append((f"r{i}_{j}", _last_at(sel, self.step * 2, r)))
+                parts.append((f"r{i}_{j}", _last_at(sel, self.look * 2, r)))
         if not parts:
             return []
         expr = " or ".join(
@@ -477,6 +482,24 @@ class Collector:
         return hi
 
     # --- trends -----------------------------------------------------------------------------
+
+    def _zoom(
+        self, extent: Extent, grid_q: str, export_q: str
+    ) -> tuple[list[Series], list[Series]]:
+        """Activity fills a small part of the range: the trends use a grid over the
+        activity instead (one bin before it, so its first increase has a baseline)."""
+        span = max(extent.seconds, self.interval, 1.0)
+        step = max(round(span / (GRID_BINS - 1), 3), 0.001)
+        origin = round(max(extent.start - step, self.window.start), 3)
+        self.step = step
+        self.times = [round(origin + i * step, 3) for i in range(GRID_BINS + 1)]
+        w_old, w_new = f"[{_dur(self.look)}]", f"[{_dur(max(step, 1.0))}]"
+        # the windows only need to cover one bin; at least a second (Prometheus's resolution)
+        grid_z, export_z = grid_q.replace(w_old, w_new), export_q.replace(w_old, w_new)
+        grid, exports = self.client.run_all(
+            [lambda: self._range(grid_z), lambda: self._range(export_z)]
+        )
+        return [_scrubbed_series(s) for s in grid], exports
 
     def _trends(
         self,

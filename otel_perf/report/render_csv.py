@@ -22,7 +22,8 @@ Table = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
 
 def render_csv(report: Report) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180 line ends: the writer then quotes every cell holding a CR or LF
+    writer = csv.writer(out, lineterminator="\r\n")
     for i, (name, headers, rows) in enumerate(tables(report)):
         if i:
             writer.writerow([])

@@ -18,9 +18,9 @@ def exposition(
     start_time: float, generations: int, failures: int = 0, project: str = "film", **extra: str
 ) -> str:
     """Prometheus text format of one process: its start time and generate_image counts."""
-    labels = f'model="flux",operation="generate_image",project="{project}",provider="bfl"'
-    for k, v in extra.items():
-        labels += f',{k}="{v}"'
+    pairs = {"model": "flux", "operation": "generate_image", "project": project,
+             "provider": "bfl", **extra}  # fmt: skip
+    labels = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs.items())
     lines = [
         "# TYPE process_start_time_seconds gauge",
         f"process_start_time_seconds {start_time}",
@@ -38,6 +38,10 @@ def exposition(
             f'otel_perf_operation_errors_total{{{labels},error_type="safety_block"}} {failures}',
         ]
     return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 class _Quiet(ThreadingHTTPServer):

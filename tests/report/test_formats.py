@@ -64,7 +64,9 @@ def test_csv_parses_into_one_table_per_section(stack: Stack, tmp_path: Path, ful
     } <= set(tables)  # fmt: skip
     for name, (header, *rows) in tables.items():
         assert all(len(row) == len(header) for row in rows), name
-    summary = dict(tables["summary"][1:])
+    summary = {row[0]: row[1] for row in tables["summary"][1:]}
+    definitions = {row[0]: row[2] for row in tables["summary"][1:]}
+    assert definitions["success_rate_pct"].startswith("successful generations / generation")
     assert float(summary["total_cost_usd"]) == pytest.approx(full_report["cost"]["total_usd"])
     assert int(summary["errors"]) == full_report["errors"]["total"]
     header, *rows = tables["projects"]
@@ -79,7 +81,7 @@ def test_csv_parses_into_one_table_per_section(stack: Stack, tmp_path: Path, ful
 def test_json_output_file_is_the_documented_schema(stack: Stack, tmp_path: Path):
     """--output writes the same JSON document, tagged with its schema version."""
     data = json.loads(_write(stack, tmp_path, "json").read_text())
-    assert data["schema"] == "otel-perf-report/1"
+    assert data["schema"] == "otel-perf-report/2"
     assert list(data)[:2] == ["schema", "generated_at"]
     for key in ("cost", "time", "errors", "efficiency", "suggestions", "projects"):
         assert key in data

@@ -180,6 +180,6 @@ def test_unreachable_prometheus_is_a_clear_error():
 def test_not_a_prometheus_url_is_a_clear_error(bare_prometheus: Prometheus):
     """A server that answers but is not the Prometheus API (wrong path) is named as such."""
     result = run_cli("report", "--prometheus", bare_prometheus.url + "/graph")
-    assert result.code == 3
+    assert result.code == 5  # a malformed answer
     assert "Traceback" not in result.err
     assert bare_prometheus.url in result.err
