@@ -489,8 +489,12 @@ class Collector:
         """Activity fills a small part of the range: the trends use a grid over the
         activity instead (one bin before it, so its first increase has a baseline)."""
         span = max(extent.seconds, self.interval, 1.0)
-        step = max(round(span / (GRID_BINS - 1), 3), 0.001)
-        origin = round(max(extent.start - step, self.window.start), 3)
+        rough = span / (GRID_BINS - 1)
+        # the baseline instant's look-back window (one bin, at least a second) must end
+        # before the first changed scrape, which lies within a second of extent.start
+        pad = max(rough, 1.0) + 1.0
+        origin = round(max(extent.start - pad, self.window.start), 3)
+        step = max(round((extent.end - origin) / GRID_BINS, 3), 0.001)
         self.step = step
         self.times = [round(origin + i * step, 3) for i in range(GRID_BINS + 1)]
         w_old, w_new = f"[{_dur(self.look)}]", f"[{_dur(max(step, 1.0))}]"

@@ -60,9 +60,7 @@ def run() -> dict[str, Any]:
         except ProviderError:
             return
         span: Any = h.span
-        durations[f"{op} {normalize_model(model)}"].append(
-            (span.end_time - span.start_time) / 1e9
-        )
+        durations[f"{op} {normalize_model(model)}"].append((span.end_time - span.start_time) / 1e9)
 
     for i, model in enumerate(IMAGES):
         failure = IMAGE_FAILURES.get(i)
@@ -72,7 +70,9 @@ def run() -> dict[str, Any]:
             attempt("generate_image", model, PROVIDERS[model], seconds, retry=1, queue=2.5)
     for i in range(5):
         if i == 2:
-            attempt("generate_video", "veo", "gcp.gemini", 0.01, failure="Request timed out after 30s")
+            attempt(
+                "generate_video", "veo", "gcp.gemini", 0.01, failure="Request timed out after 30s"
+            )
             attempt("generate_video", "veo", "gcp.gemini", SECONDS["veo"], retry=1, queue=7.0)
         else:
             attempt("generate_video", "veo", "gcp.gemini", SECONDS["veo"], queue=3.0)

@@ -114,18 +114,23 @@ def test_html_renders_every_chart_in_headless_chromium(stack: Stack, tmp_path: P
         assert pixels.get(colour, 0) > 100, f"{chart} ({colour}) not visible in the screenshot"
 
 
-def test_pdf_has_one_page_per_section(stack: Stack, tmp_path: Path):
-    """Printed by headless Chromium: six A4 pages, each opening with its section."""
+def test_pdf_starts_each_section_on_a_new_page(stack: Stack, tmp_path: Path):
+    """Printed by headless Chromium on A4: every section opens a page, in order; a long
+    section continues on the next page."""
     require_tool("chromium")
     from pypdf import PdfReader
 
     pdf = _write(stack, tmp_path, "pdf")
     assert pdf.read_bytes().startswith(b"%PDF-")
     reader = PdfReader(pdf)
-    assert len(reader.pages) == len(SECTIONS) == 6
-    for page, section in zip(reader.pages, SECTIONS, strict=True):
+    assert len(reader.pages) >= len(SECTIONS) == 6
+    openings = []
+    for page in reader.pages:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
         assert (round(width), round(height)) == (595, 842)  # A4 in points
         text = unicodedata.normalize("NFKC", page.extract_text())  # ﬃ ligatures -> ffi
-        assert section in text.splitlines()[:8], (section, text[:200])
-    assert "otel-perf report: all projects" in reader.pages[0].extract_text()
+        openings += [s for s in SECTIONS if s in text.splitlines()[:8]]
+    assert openings == list(SECTIONS)
+    first = reader.pages[0].extract_text()
+    assert "otel-perf report: all projects" in first
+    assert "Success rate" in "".join(p.extract_text() for p in reader.pages)

@@ -26,7 +26,7 @@ from tests.support.servers import Prometheus, wait_until
 pytestmark = pytest.mark.e2e
 
 EVIL = (
-    "=HYPERLINK(\"http://x\")",
+    '=HYPERLINK("http://x")',
     " \r@SUM(A1)",
     "\n-2+3",
     "+cmd|' /C calc'!A0",

@@ -136,7 +136,9 @@ def test_no_projection_from_seconds_of_data(two_jobs: TwoJobs):
     assert "24 h" in p["basis"] and "daily cycle" in p["basis"]
     text = run_cli("report", "--prometheus", two_jobs.url, "--selector", MEDIA).out
     assert "Projected cost: not enough data" in text
-    csv = run_cli("report", "--prometheus", two_jobs.url, "--selector", MEDIA, "--format", "csv").out
+    csv = run_cli(
+        "report", "--prometheus", two_jobs.url, "--selector", MEDIA, "--format", "csv"
+    ).out
     assert "projection_status,not enough data" in csv
 
 
