@@ -80,6 +80,7 @@ class Fleet:
     series: list[SeriesData]
     down: dict[str, list[tuple[int, int]]]  # target -> [(first, last) index of down samples]
     end: int
+    starts: dict[str, np.ndarray] = field(default_factory=dict)  # process start time, NaN down
 
     def total(self, name: str, start: float, **match: str) -> float:
         """Exact increase of ``name`` (summed over matching series) in (start, end]."""
@@ -96,7 +97,7 @@ class Fleet:
 def timeline(end: int, days: int = 90, fine_days: int = 7) -> np.ndarray:
     """Scrape times: 5-minute steps, the last ``fine_days`` at 1-minute steps."""
     start = end - days * DAY
-    fine = end - fine_days * DAY
+    fine = end - min(fine_days, days) * DAY
     coarse_t = np.arange(start + 300, fine + 1, 300, dtype=np.int64)
     fine_t = np.arange(fine + 60, end + 1, 60, dtype=np.int64)
     return np.concatenate([coarse_t, fine_t])
@@ -179,7 +180,15 @@ def build(end: int, *, projects: int = 50, days: int = 90, seed: int = 7) -> Fle
                 counter(M.API_ERRORS, labels, target, 0.5)
         for op, model, _ in MODELS:
             counter(M.SLOW_OPERATIONS, {"operation": op, "model": model}, target, 0.2)
-    fleet = Fleet(times, series, down, end)
+    starts = {}
+    for target, restarts in RESTARTS.items():
+        begun = [start - 3600.0] + [
+            start + day * DAY * days / 90 + minutes * 60 for day, minutes in restarts
+        ]
+        values = np.array([begun[n] for n in epoch[target]], dtype=float)
+        values[~alive[target]] = np.nan
+        starts[target] = values
+    fleet = Fleet(times, series, down, end, starts)
     for s in series:
         _cumulate(s, epoch[s.target], alive[s.target])
     return fleet
@@ -238,6 +247,16 @@ def write_slice(fleet: Fleet, lo: int, hi: int, path: Path) -> int:
                 ]  # fmt: skip
                 written += len(lines)
                 out.writelines(lines)
+        out.write("# TYPE process_start_time_seconds gauge\n")
+        for target in TARGETS:
+            prefix = "process_start_time_seconds" + _labels({}, target) + " "
+            lines = [
+                f"{prefix}{v:.3f} {t}\n"
+                for v, t in zip(fleet.starts[target][sel].tolist(), ts, strict=True)
+                if v == v
+            ]
+            written += len(lines)
+            out.writelines(lines)
         out.write("# TYPE up gauge\n")
         for target in TARGETS:
             down = np.zeros(len(fleet.times), dtype=bool)
@@ -261,17 +280,33 @@ def slices(start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def build_tsdb(fleet: Fleet, data_dir: Path, *, promtool: str = "promtool") -> int:
-    """Blocks for the whole fleet in ``data_dir``; returns the number of samples."""
+    """Blocks for the whole fleet in ``data_dir``; returns the number of samples.
+
+    Pipelined: promtool turns one slice into a block while the next slice is written.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     total = 0
+    running: tuple[subprocess.Popen[bytes], Path] | None = None
     with tempfile.TemporaryDirectory(prefix="otel-perf-fleet-") as tmp:
-        text = Path(tmp) / "slice.om"
-        for lo, hi in slices(int(fleet.times[0]), fleet.end + 1):
+        for n, (lo, hi) in enumerate(slices(int(fleet.times[0]), fleet.end + 1)):
+            text = Path(tmp) / f"slice-{n % 2}.om"
             total += write_slice(fleet, lo, hi, text)
-            subprocess.run(
-                [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(text),
-                 str(data_dir)],
-                check=True, stdout=subprocess.DEVNULL, env={**os.environ, "GOGC": "50"},
+            if running is not None:
+                _finish(*running)
+            running = (
+                subprocess.Popen(
+                    [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(text),
+                     str(data_dir)],
+                    stdout=subprocess.DEVNULL, env={**os.environ, "GOGC": "50"},
+                ),
+                text,
             )  # fmt: skip
-            text.unlink()
+        if running is not None:
+            _finish(*running)
     return total
+
+
+def _finish(proc: subprocess.Popen[bytes], text: Path) -> None:
+    if proc.wait() != 0:
+        raise RuntimeError(f"promtool failed on {text}")
+    text.unlink(missing_ok=True)

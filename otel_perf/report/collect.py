@@ -106,6 +106,7 @@ class TargetInfo:
     last_seen: float = 0.0
     exact: bool = True  # process lifetimes known (process_start_time_seconds, no going back)
     went_back: int = 0  # times the process start time decreased (several processes)
+    start_time_at_start: float | None = None  # process_start_time_seconds at the range start
     down_bins: list[float] = field(default_factory=list)  # bin ends where up was 0
     gap_bins: list[float] = field(default_factory=list)  # bin ends with missing scrapes
 
@@ -337,6 +338,7 @@ class Collector:
             t.went_back = int(sum(fns.get("resets", {}).values()))
             t.exact = t.went_back == 0
             t.alive_at_start = _near(last, self.window.start)
+            t.start_time_at_start = last.get(round(self.times[0], 3))
             if last:
                 t.last_seen = max(t.last_seen, max(last))
             if t.exact:
@@ -430,13 +432,24 @@ class Collector:
                 inc = promql.exact_increase(sel, self.window.seconds)
                 parts.append((f"scan{i}", inc))  # the query is evaluated at the range end
                 continue
-            # a grid point "saw" a series within one look-back window before it
+            # A grid point "saw" a series within one look-back window before it. Every
+            # read stays inside one process lifetime: never back past the restart before
+            # it, so a series the next process never re-created is not read twice.
+            bounds = [self.window.start, *t.restarts]
             look = self.window.end - min(t.last_seen, self.window.end) + self.look
+            if t.restarts:
+                look = min(look, self.window.end - t.restarts[-1])
             parts.append((f"end{i}", _last_at(sel, look, self.window.end)))
             if t.alive_at_start:
-                parts.append((f"start{i}", _last_at(sel, self.look, self.window.start)))
+                base = self.look
+                if t.start_time_at_start is not None and t.start_time_at_start < self.window.start:
+                    base = min(base, self.window.start - t.start_time_at_start)
+                parts.append((f"start{i}", _last_at(sel, base, self.window.start)))
             for j, r in enumerate(t.restarts):
-                parts.append((f"r{i}_{j}", _last_at(sel, self.look * 2, r)))
+                before = self.look * 2
+                if j > 0:
+                    before = min(before, r - bounds[j])
+                parts.append((f"r{i}_{j}", _last_at(sel, before, r)))
         if not parts:
             return []
         expr = " or ".join(
@@ -603,7 +616,10 @@ def _tagged(*parts: tuple[str, str]) -> str:
 
 
 def _last_at(sel: str, lookback: float, at: float) -> str:
-    return f"last_over_time({sel}[{_dur(lookback)}] @ {at:.3f})"
+    """The last value of ``sel`` in ``[at - lookback, at]``; milliseconds, rounded down, so
+    a window capped at a restart never reaches the process before it."""
+    ms = max(int(lookback * 1000), 1)
+    return f"last_over_time({sel}[{ms}ms] @ {at:.3f})"
 
 
 def _dur(seconds: float) -> str:
