@@ -176,3 +176,24 @@ def test_recent_errors_carry_trace_ids(two_jobs: TwoJobs):
     assert [e["time"] for e in errors] == sorted((e["time"] for e in errors), reverse=True)
     video = [e for e in errors if e["operation"] == "generate_video"]
     assert video and video[0]["error_type"] == "timeout" and video[0]["model"] == "veo"
+
+
+def test_pricing_file_prices_the_suggestions(two_jobs: TwoJobs, tmp_path: Path):
+    """--pricing-file: the service's own price list (here a cheap in-house video model of
+    the same provider) decides the cost suggestion; the bundled table has none."""
+    bundled = _report(two_jobs, "--selector", MEDIA)["suggestions"]
+    own = tmp_path / "prices.toml"
+    own.write_text(
+        'version = "ours"\n[models."veo-lite-inhouse"]\nprovider = "gcp.gemini"\n'
+        'operation = "generate_video"\nper_video = 0.03\n'
+    )
+    ours = _report(two_jobs, "--selector", MEDIA, "--pricing-file", str(own))["suggestions"]
+    assert not [s for s in bundled if s["evidence"].get("alternative") == "veo-lite-inhouse"]
+    (switch,) = [
+        s for s in ours if s["rule"] == "cheaper_model" and s["evidence"]["model"] == "veo"
+    ]
+    assert switch["evidence"]["alternative"] == "veo-lite-inhouse"
+    assert switch["evidence"]["alternative_price_usd"] == 0.03
+    assert switch["saving"]["amount"] == pytest.approx(switch["evidence"]["spent_usd"] * 0.9)
+    bad = run_cli("report", "--prometheus", two_jobs.url, "--pricing-file", str(tmp_path / "no"))
+    assert bad.code == 2 and "pricing file" in bad.err
