@@ -58,12 +58,19 @@ def build_report(
     now = time.time() if now is None else now
     sort_rows([], options.sort)  # validate --sort before querying
     scope = promql.parse_selector(options.selector)
-    retention = retention_seconds(client.flags())
+    flags = client.flags()
+    retention = retention_seconds(flags)
+    exemplars = "exemplar-storage" in flags.get("enable-feature", "")
     window = resolve_range(
         options.range, start=options.start, end=options.end, now=now, retention=retention
     )
     data = collect(
-        client, window, project=options.project, scope=scope, retention_seconds=retention
+        client,
+        window,
+        project=options.project,
+        scope=scope,
+        retention_seconds=retention,
+        exemplars=exemplars,
     )
     return assemble(data, options, prices or PriceTable.bundled(), generated_at=now, url=client.url)
 

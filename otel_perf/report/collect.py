@@ -190,6 +190,7 @@ class Collector:
         # Grid instants as Prometheus computes them (start + k * step, to the millisecond);
         # the last is the range end to within a millisecond.
         self.times = [round(origin + i * self.step, 3) for i in range(bins + 1)]
+        self.exemplars_enabled = True
         self.interval = 0.0  # the scrape interval, estimated from `up`
         self.look = float(max(math.ceil(self.step), 1))  # the grid's look-back window
 
@@ -559,6 +560,8 @@ class Collector:
     # --- recent errors ----------------------------------------------------------------------
 
     def _exemplars(self) -> list[Exemplar] | str:
+        if not self.exemplars_enabled:
+            return "Prometheus runs without --enable-feature=exemplar-storage"
         expr = self.sel(DUR_BUCKET, {"status": "error"})
         try:
             found = self.client.query_exemplars(expr, self.window.start, self.window.end)
@@ -725,8 +728,12 @@ def collect(
     project: str | None = None,
     scope: Sequence[str] = (),
     retention_seconds: float,
+    exemplars: bool = True,
 ) -> RawData:
-    """Query Prometheus for everything the report shows; ``NoDataError`` when empty."""
-    return Collector(
+    """Query Prometheus for everything the report shows; ``NoDataError`` when empty.
+    ``exemplars``: the server stores them (``--enable-feature=exemplar-storage``)."""
+    collector = Collector(
         client, window, project=project, scope=scope, retention_seconds=retention_seconds
-    ).collect()
+    )
+    collector.exemplars_enabled = exemplars
+    return collector.collect()
