@@ -54,6 +54,8 @@ DUR_BUCKET: Final = M.OPERATION_DURATION + "_bucket"
 EXPORT_OPERATION: Final = "export_timeline"
 PROCESS_START: Final = "process_start_time_seconds"
 GRID_BINS: Final = 60
+#: Look-back at the range end for a target scraped until then (10 scrape intervals if longer).
+SHORT_LOOK: Final = 900.0
 ZOOM: Final = 4  # trends use their own grid when activity spans under a quarter of the range
 REFINE_POINTS: Final = 60
 RECENT_ERRORS: Final = 10
@@ -107,6 +109,7 @@ class TargetInfo:
     exact: bool = True  # process lifetimes known (process_start_time_seconds, no going back)
     went_back: int = 0  # times the process start time decreased (several processes)
     start_time_at_start: float | None = None  # process_start_time_seconds at the range start
+    scraped_at_end: bool = False  # `up` has a sample within SHORT_LOOK of the range end
     down_bins: list[float] = field(default_factory=list)  # bin ends where up was 0
     gap_bins: list[float] = field(default_factory=list)  # bin ends with missing scrapes
 
@@ -230,6 +233,7 @@ class Collector:
         up_q = _tagged(
             ("min", f"min_over_time({up}[{w}])"),
             ("count", f"count_over_time({up}[{w}])"),
+            ("recent", f"last_over_time({up}[{int(SHORT_LOOK)}s])"),
         )
         grid: list[Series]
         exports: list[Series]
@@ -285,6 +289,14 @@ class Collector:
             data.recent_errors = self._recent(exemplars, targets)
         data.queries = self.client.queries
         return data
+
+    def _up_at_end(self, t: TargetInfo) -> bool:
+        last = self.times[-1]
+        return (
+            t.scraped_at_end
+            and abs(t.last_seen - last) < 1e-3
+            and not (t.down_bins and t.down_bins[-1] >= last - 1e-3)
+        )
 
     def _intervals(self) -> dict[tuple[str, str], float]:
         """Configured scrape intervals of the targets Prometheus scrapes now (none for
@@ -350,8 +362,10 @@ class Collector:
             if seen is None:
                 continue
             t = seen
-            points = dict(s.points)
-            if s.labels.get(TERM) == "min":
+            points = {round(a, 3): v for a, v in s.points}
+            if s.labels.get(TERM) == "recent":
+                t.scraped_at_end = round(self.times[-1], 3) in points
+            elif s.labels.get(TERM) == "min":
                 t.down_bins = sorted(at for at, v in points.items() if v < 1)
             elif s.labels.get(TERM) == "count" and len(points) > 3:
                 inner = [v for at, v in points.items() if self.times[1] < at < self.times[-1]]
@@ -438,6 +452,8 @@ class Collector:
             # it, so a series the next process never re-created is not read twice.
             bounds = [self.window.start, *t.restarts]
             look = self.window.end - min(t.last_seen, self.window.end) + self.look
+            if self._up_at_end(t):  # scraped until the end: its last sample is recent
+                look = min(look, max(SHORT_LOOK, 10 * self.interval))
             if t.restarts:
                 look = min(look, self.window.end - t.restarts[-1])
             parts.append((f"end{i}", _last_at(sel, look, self.window.end)))
