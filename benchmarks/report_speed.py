@@ -189,6 +189,7 @@ def run(directory: Path, runs: int = 3) -> dict[str, Any]:
                 "median": round(statistics.median(seconds), 3),
                 "mismatches": check(report, meta[range_]),
                 "queries": report.get("queries"),
+                "samples_read": report.get("samples_read"),
             }
         return results
     finally:

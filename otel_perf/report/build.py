@@ -119,5 +119,6 @@ def assemble(
         services=service_rows(facts),
         integrity=integrity_notes(data),
         queries=data.queries,
+        samples_read=data.samples_read,
         notes=notes,
     )

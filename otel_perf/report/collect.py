@@ -158,6 +158,7 @@ class RawData:
     exemplar_problem: str = ""
     scrape_interval: float = 0.0
     queries: int = 0
+    samples_read: int = 0
 
     def rows(self, name: str) -> list[Sample]:
         return self.totals.get(name, [])
@@ -288,6 +289,7 @@ class Collector:
         else:
             data.recent_errors = self._recent(exemplars, targets)
         data.queries = self.client.queries
+        data.samples_read = self.client.samples
         return data
 
     def _up_at_end(self, t: TargetInfo) -> bool:

@@ -289,6 +289,7 @@ class Report:
     services: list[ServiceRow]
     integrity: list[IntegrityNote]
     queries: int
+    samples_read: int  # samples Prometheus read for the report (its query statistics)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

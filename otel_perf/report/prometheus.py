@@ -112,16 +112,18 @@ class PrometheusClient:
         self.max_bytes = max_bytes
         self.deadline = time.monotonic() + timeout
         self.queries = 0  # requests sent, for the benchmark
+        self.samples = 0  # samples Prometheus read for our queries (its query stats)
         self._lock = threading.Lock()
 
     # --- queries ----------------------------------------------------------------------------
 
     def query(self, expr: str, at: float | None = None) -> list[Sample]:
         """Evaluate ``expr`` at unix time ``at`` (now when ``None``); an instant vector."""
-        params = {"query": expr}
+        params = {"query": expr, "stats": "1"}
         if at is not None:
             params["time"] = _fmt_time(at)
         data = self._call("POST", "query", params)
+        self._count_samples(data)
         kind = _field(data, "resultType", str)
         result = _field(data, "result", (list, tuple))
         try:
@@ -140,8 +142,10 @@ class PrometheusClient:
             "start": _fmt_time(start),
             "end": _fmt_time(end),
             "step": f"{step:g}",
+            "stats": "1",
         }
         data = self._call("POST", "query_range", params)
+        self._count_samples(data)
         try:
             if _field(data, "resultType", str) != "matrix":
                 raise TypeError("resultType")
@@ -230,6 +234,15 @@ class PrometheusClient:
         self._call("POST", "admin/tsdb/clean_tombstones", {}, admin=True)
 
     # --- transport --------------------------------------------------------------------------
+
+    def _count_samples(self, data: Any) -> None:
+        """Add the query's ``totalQueryableSamples`` (Prometheus 2.35+ with ``stats``)."""
+        stats = data.get("stats") if isinstance(data, dict) else None
+        samples = stats.get("samples") if isinstance(stats, dict) else None
+        total = samples.get("totalQueryableSamples") if isinstance(samples, dict) else None
+        if isinstance(total, int):
+            with self._lock:
+                self.samples += total
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -83,7 +83,7 @@ def tables(r: Report) -> list[Table]:
         ("queue_wait_p50_seconds", q.p50_seconds, ""),
         ("queue_wait_p90_seconds", q.p90_seconds, ""),
         ("queue_wait_p99_seconds", q.p99_seconds, ""),
-        ("queries", r.queries, ""),
+        ("queries", r.queries, ""), ("samples_read", r.samples_read, ""),
     ]  # fmt: skip
     ops = sorted(f.success_rate_by_operation)
     return [
