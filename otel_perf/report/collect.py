@@ -110,6 +110,7 @@ class TargetInfo:
     went_back: int = 0  # times the process start time decreased (several processes)
     start_time_at_start: float | None = None  # process_start_time_seconds at the range start
     scraped_at_end: bool = False  # `up` has a sample within SHORT_LOOK of the range end
+    scraped_at_start: bool = False  # ... and of the range start
     down_bins: list[float] = field(default_factory=list)  # bin ends where up was 0
     gap_bins: list[float] = field(default_factory=list)  # bin ends with missing scrapes
 
@@ -367,6 +368,7 @@ class Collector:
             points = {round(a, 3): v for a, v in s.points}
             if s.labels.get(TERM) == "recent":
                 t.scraped_at_end = round(self.times[-1], 3) in points
+                t.scraped_at_start = round(self.times[0], 3) in points
             elif s.labels.get(TERM) == "min":
                 t.down_bins = sorted(at for at, v in points.items() if v < 1)
             elif s.labels.get(TERM) == "count" and len(points) > 3:
@@ -461,6 +463,8 @@ class Collector:
             parts.append((f"end{i}", _last_at(sel, look, self.window.end)))
             if t.alive_at_start:
                 base = self.look
+                if t.scraped_at_start:  # scraped just before the start: a short read
+                    base = min(base, max(SHORT_LOOK, 10 * self.interval))
                 if t.start_time_at_start is not None and t.start_time_at_start < self.window.start:
                     base = min(base, self.window.start - t.start_time_at_start)
                 parts.append((f"start{i}", _last_at(sel, base, self.window.start)))
