@@ -472,7 +472,8 @@ class Collector:
                 before = self.look * 2
                 if j > 0:
                     before = min(before, r - bounds[j])
-                parts.append((f"r{i}_{j}", _last_at(sel, before, r)))
+                # just before the new process: a scrape at its very start time is its own
+                parts.append((f"r{i}_{j}", _last_at(sel, before, r - 0.001)))
         if not parts:
             return []
         expr = " or ".join(
