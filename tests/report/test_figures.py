@@ -10,6 +10,8 @@ from otel_perf import metrics as M
 from tests.report.conftest import Stack, run_cli
 from tests.report.ledger_figures import DUR_COUNT, DUR_SUM, RENDER_OPS, group, projects, total
 
+pytestmark = pytest.mark.e2e  # Prometheus and demo processes
+
 approx = pytest.approx
 
 

@@ -16,6 +16,8 @@ from otel_perf.report.svg import SIGNATURE
 from tests.conftest import require_tool
 from tests.report.conftest import Stack, run_cli
 
+pytestmark = pytest.mark.e2e  # Prometheus and demo processes
+
 
 def _write(stack: Stack, tmp_path: Path, fmt: str, *args: str) -> Path:
     out = tmp_path / f"report.{fmt}"

@@ -17,6 +17,8 @@ from tests.conftest import require_tool
 from tests.report.conftest import run_cli, run_phase, scrape_config
 from tests.support.servers import Prometheus, free_port
 
+pytestmark = pytest.mark.e2e  # Prometheus and demo processes
+
 SECRET_PROJECT = "owner@example.com"
 
 
