@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 
 from otel_perf.pricing import PriceTable
+from otel_perf.report import promql
 from otel_perf.report.collect import RawData, collect
+from otel_perf.report.definitions import DEFINITIONS
 from otel_perf.report.facts import facts_from
 from otel_perf.report.model import Report, Window
 from otel_perf.report.projects import project_rows, sort_rows
@@ -21,6 +23,8 @@ from otel_perf.report.sections import (
     cost_section,
     efficiency_section,
     error_section,
+    integrity_notes,
+    service_rows,
     time_section,
 )
 from otel_perf.report.suggestions import suggest
@@ -38,6 +42,8 @@ class ReportOptions:
     sort: str = "cost"
     budget_window_days: float = 30.0
     budget_usd: float | None = None
+    selector: str | None = None  # PromQL label matchers applied to every query
+    tempo_url: str | None = None  # base URL of Tempo: recent errors link to their traces
 
 
 def build_report(
@@ -51,11 +57,21 @@ def build_report(
     options = options or ReportOptions()
     now = time.time() if now is None else now
     sort_rows([], options.sort)  # validate --sort before querying
-    retention = retention_seconds(client.flags())
+    scope = promql.parse_selector(options.selector)
+    flags = client.flags()
+    retention = retention_seconds(flags)
+    exemplars = "exemplar-storage" in flags.get("enable-feature", "")
     window = resolve_range(
         options.range, start=options.start, end=options.end, now=now, retention=retention
     )
-    data = collect(client, window, project=options.project, retention_seconds=retention)
+    data = collect(
+        client,
+        window,
+        project=options.project,
+        scope=scope,
+        retention_seconds=retention,
+        exemplars=exemplars,
+    )
     return assemble(data, options, prices or PriceTable.bundled(), generated_at=now, url=client.url)
 
 
@@ -84,7 +100,9 @@ def assemble(
         range=Window(window.label, iso(window.start), iso(window.end), window.seconds),
         observed=Window("observed", iso(extent.start), iso(extent.end), extent.seconds),
         project=options.project,
+        selector=",".join(data.scope) or None,
         fleet_wide_metrics=list(data.fleet_wide),
+        definitions={k: {"name": n, "definition": d} for k, (n, d) in DEFINITIONS.items()},
         cost=cost_section(
             facts,
             extent,
@@ -93,10 +111,14 @@ def assemble(
             budget_usd=options.budget_usd,
         ),
         time=time_section(facts, data),
-        errors=error_section(facts, data),
-        efficiency=efficiency_section(facts),
+        errors=error_section(facts, data, options.tempo_url),
+        efficiency=efficiency_section(facts, data),
         suggestions=suggest(facts, prices),
         projects=sort_rows(project_rows(facts), options.sort),
         projects_sort=options.sort,
+        services=service_rows(facts),
+        integrity=integrity_notes(data),
+        queries=data.queries,
+        samples_read=data.samples_read,
         notes=notes,
     )

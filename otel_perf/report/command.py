@@ -1,7 +1,9 @@
 """``otel-perf report``: the analytics report from Prometheus, in five formats.
 
-Exit codes: 0 written; 1 no otel-perf data in the range; 2 bad arguments; 3 Prometheus
-unreachable or refusing; 4 the PDF engine (headless Chromium) missing or failing.
+Exit codes (``docs/report.md``): 0 written; 1 no otel-perf data in the range and scope;
+2 bad arguments; 3 Prometheus unreachable or not answering before the ``--timeout``
+deadline; 4 the PDF engine (headless Chromium) missing or failing; 5 a malformed or
+oversized answer (not the Prometheus API); 6 Prometheus refused a query.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from otel_perf.config import Settings
+from otel_perf.pricing import PriceTable
 from otel_perf.report.build import ReportOptions, build_report
 from otel_perf.report.chromium import ChromiumError
 from otel_perf.report.collect import NoDataError
@@ -22,16 +25,20 @@ from otel_perf.report.projects import SORT_COLUMNS
 from otel_perf.report.prometheus import (
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
+    MalformedAnswer,
     PrometheusClient,
     PrometheusError,
+    PrometheusRefused,
 )
 from otel_perf.report.render_csv import render_csv
 from otel_perf.report.render_html import render_html
 from otel_perf.report.render_json import render_json
 from otel_perf.report.render_text import render_text
+from otel_perf.report.safetext import printable
 from otel_perf.report.timerange import RANGE_CHOICES
 
 URL_ENV: Final = "OTEL_PERF_PROMETHEUS_URL"
+TEMPO_ENV: Final = "OTEL_PERF_TEMPO_URL"
 FORMATS: Final[dict[str, Callable[[Report], str]]] = {
     "text": render_text,
     "csv": render_csv,
@@ -40,8 +47,10 @@ FORMATS: Final[dict[str, Callable[[Report], str]]] = {
 }
 EXIT_NO_DATA: Final = 1
 EXIT_USAGE: Final = 2
-EXIT_PROMETHEUS: Final = 3
+EXIT_PROMETHEUS: Final = 3  # unreachable, or no answer before the deadline
 EXIT_PDF: Final = 4
+EXIT_MALFORMED: Final = 5
+EXIT_REFUSED: Final = 6
 
 
 def add_prometheus_argument(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +62,10 @@ def add_prometheus_argument(parser: argparse.ArgumentParser) -> None:
         help=f"Prometheus server (default ${URL_ENV} or {DEFAULT_URL})",
     )
     parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per HTTP request"
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds for the whole command, every request together (default {DEFAULT_TIMEOUT:g})",
     )
 
 
@@ -68,6 +80,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="range start: ISO 8601, unix seconds or now-7d")
     parser.add_argument("--end", help="range end (default now)")
     parser.add_argument("--project", help="only this project (default: all projects)")
+    parser.add_argument(
+        "--selector",
+        metavar="MATCHERS",
+        help='PromQL label matchers applied to every query, e.g. job="media-api",env="prod"',
+    )
+    parser.add_argument(
+        "--pricing-file",
+        metavar="TOML",
+        help="the service's own price table (same shape as the bundled one; merged over "
+        "--pricing) for the cost suggestions",
+    )
+    parser.add_argument(
+        "--tempo-url",
+        default=os.environ.get(TEMPO_ENV) or None,
+        metavar="URL",
+        help=f"Tempo base URL: recent errors link to their traces (default ${TEMPO_ENV})",
+    )
     parser.add_argument(
         "--format", choices=(*FORMATS, "pdf"), default="text", help="output format (default text)"
     )
@@ -103,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         sort=args.sort,
         budget_window_days=args.budget_window,
         budget_usd=args.budget,
+        selector=args.selector,
+        tempo_url=args.tempo_url,
     )
     try:
         if args.budget_window <= 0:
@@ -110,9 +141,10 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "pdf" and args.output is None and sys.stdout.isatty():
             raise ValueError("--format pdf writes binary data: pass --output FILE")
         prices = Settings.resolve(pricing=args.pricing).pricing
-        report = build_report(
-            PrometheusClient(args.prometheus, timeout=args.timeout), options, prices=prices
-        )
+        if args.pricing_file:  # the service's own prices, over the chosen table
+            prices = prices.merged(PriceTable.from_file(args.pricing_file))
+        client = PrometheusClient(args.prometheus, timeout=args.timeout)
+        report = build_report(client, options, prices=prices)
         if args.format == "pdf":
             from otel_perf.report.render_pdf import render_pdf
 
@@ -121,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
             _write_text(FORMATS[args.format](report), args.output)
     except NoDataError as exc:
         return _fail(exc, EXIT_NO_DATA)
+    except MalformedAnswer as exc:
+        return _fail(exc, EXIT_MALFORMED)
+    except PrometheusRefused as exc:
+        return _fail(exc, EXIT_REFUSED)
     except PrometheusError as exc:
         return _fail(exc, EXIT_PROMETHEUS)
     except ChromiumError as exc:
@@ -133,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fail(exc: Exception, code: int) -> int:
-    print(f"otel-perf report: error: {exc}", file=sys.stderr)
+    """One line on stderr, control and bidi characters escaped."""
+    message = " ".join(printable(str(exc)).split("\n"))
+    print(f"otel-perf report: error: {message}", file=sys.stderr)
     return code
 
 

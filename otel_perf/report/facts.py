@@ -9,17 +9,23 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from otel_perf.attributes import API_OPERATION, RENDER_OPERATIONS
-from otel_perf.report.collect import RawData
 from otel_perf.report.prometheus import Sample
+
+if TYPE_CHECKING:
+    from otel_perf.report.collect import RawData
 
 Key = tuple[str, ...]
 RENDER_OPS: Final = frozenset(RENDER_OPERATIONS.values())
 SAFETY_BLOCK: Final = "safety_block"
 TIMEOUT: Final = "timeout"
 RATE_LIMIT: Final = "rate_limit"
+
+
+#: RE2 pattern of the operations that are not generations (renders, exports, API calls).
+NON_GENERATION_PATTERN: Final = "|".join(sorted({*RENDER_OPS, API_OPERATION}))
 
 
 def kind_of(operation: str) -> str:
@@ -68,7 +74,13 @@ class Facts:
     slowness_avg: dict[str, float] = field(default_factory=dict)  # op -> mean duration/threshold
     queue_sum: dict[str, float] = field(default_factory=dict)
     queue_count: dict[str, float] = field(default_factory=dict)
+    queue_buckets: dict[Key, float] = field(default_factory=dict)  # op, le
+    ops_by_job: dict[Key, float] = field(default_factory=dict)  # job, op, status
+    cost_by_job: dict[str, float] = field(default_factory=dict)
+    instances_by_job: dict[str, int] = field(default_factory=dict)
+    retries_by_kind: dict[str, float] = field(default_factory=dict)  # kind -> retries
     observed_seconds: float = 0.0
+    active_seconds: float = 0.0  # generations' active period
     project: str | None = None  # set when the report is limited to one project
 
     # --- derived totals ---------------------------------------------------------------------
@@ -99,6 +111,18 @@ class Facts:
     def time_of(self, operation: str) -> float:
         return sum(v for (op, _, _), v in self.time.items() if op == operation)
 
+    def generation_ops(self, status: str | None = None) -> float:
+        """Generation attempts (``status=None``), or those with ``status``."""
+        return sum(
+            v
+            for (op, _, st), v in self.ops.items()
+            if kind_of(op) == "generation" and (status is None or st == status)
+        )
+
+    @property
+    def generation_retries(self) -> float:
+        return self.retries_by_kind.get("generation", 0.0)
+
     def errors_of_type(self, error_type: str) -> float:
         return sum(v for (_, _, t), v in self.errors.items() if t == error_type)
 
@@ -109,8 +133,16 @@ class Facts:
 
 def facts_from(data: RawData) -> Facts:
     """Regroup the window totals of ``data``."""
-    cost = _table(data.rows("cost"), "operation", "model", "provider", "project")
-    count = _table(data.rows("duration_count"), "operation", "model", "status", "project")
+    cost = _table(data.rows("cost"), "operation", "model", "provider", "project", "job")
+    count = _table(data.rows("duration_count"), "operation", "model", "status", "project", "job")
+    retries = _flat(_table(data.rows("retries"), "operation"))
+    by_kind: dict[str, float] = defaultdict(float)
+    for op, n in retries.items():
+        by_kind[kind_of(op)] += n
+    instances: dict[str, set[str]] = defaultdict(set)
+    for t in data.targets:
+        instances[t.job].add(t.instance)
+    gen = data.generation_extent
     time = _table(data.rows("duration_sum"), "operation", "model", "status", "project")
     slowness_sum = _flat(_table(data.rows("slowness_sum"), "operation"))
     slowness_count = _flat(_table(data.rows("slowness_count"), "operation"))
@@ -122,7 +154,13 @@ def facts_from(data: RawData) -> Facts:
         ops_by_project=_by(count, 3, 2),
         time_by_project=_flat(_by(time, 3)),
         errors=_by(_table(data.rows("errors"), "operation", "model", "error_type"), 0, 1, 2),
-        retries=_flat(_table(data.rows("retries"), "operation")),
+        retries=retries,
+        retries_by_kind=dict(by_kind),
+        ops_by_job=_by(count, 4, 0, 2),
+        cost_by_job=_flat(_by(cost, 4)),
+        instances_by_job={job: len(v) for job, v in instances.items()},
+        queue_buckets=_table(data.rows("queue_bucket"), "operation", "le"),
+        active_seconds=0.0 if gen is None else gen.seconds + data.scrape_interval,
         unpriced=sum(s.value for s in data.rows("unpriced")),
         render_failures=_table(data.rows("render_failures"), "render_type", "reason", "template"),
         api_errors=_table(data.rows("api_errors"), "endpoint", "status_code", "error_type"),

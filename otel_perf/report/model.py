@@ -9,17 +9,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-SCHEMA: Final = "otel-perf-report/1"
+SCHEMA: Final = "otel-perf-report/2"
 
 
 @dataclass
 class Projection:
-    """Spend so far and the projection to the end of the budget window at the current rate."""
+    """Spend so far and, after enough activity, the projection to the end of the budget
+    window at the active period's rate (``status`` says which)."""
 
+    status: str  # projected | not enough data
+    basis: str  # the sentence saying what the projection extrapolates from
     budget_window_days: float
     window_start: str
     window_end: str
     spent_usd: float
+    active_start: str | None
+    active_end: str | None
+    active_seconds: float
+    minimum_active_seconds: float
     rate_usd_per_hour: float | None
     projected_usd: float | None
     budget_usd: float | None
@@ -55,6 +62,18 @@ class OperationTime:
 
 
 @dataclass
+class ModelTime:
+    """One generation type and model: attempts, successes and their mean duration."""
+
+    operation: str
+    model: str
+    attempts: int
+    count: int  # successful generations
+    average_seconds: float | None  # of successful generations
+    total_seconds: float
+
+
+@dataclass
 class ExportPoint:
     time: str
     count: int
@@ -75,6 +94,7 @@ class TimeSection:
     operations: int
     average_seconds: float | None
     by_operation: list[OperationTime]
+    generation_models: list[ModelTime]
     timeline_exports: TimelineExports
 
 
@@ -103,6 +123,36 @@ class TemplateFailures:
 
 
 @dataclass
+class FailedGenerations:
+    """Failed attempts of one generation type, by reason."""
+
+    operation: str
+    failures: int
+    reasons: dict[str, int]
+
+
+@dataclass
+class RecentError:
+    time: str
+    operation: str
+    model: str
+    project: str
+    service: str  # job
+    instance: str
+    error_type: str  # one type, or candidates joined by " or "
+    trace_id: str
+    seconds: float
+    trace_url: str | None
+
+
+@dataclass
+class RecentErrors:
+    available: bool
+    note: str
+    errors: list[RecentError]
+
+
+@dataclass
 class TrendPoint:
     time: str
     errors: int
@@ -119,28 +169,40 @@ class ErrorSection:
     by_operation: dict[str, int]
     render_reasons: dict[str, int]
     api_error_types: dict[str, int]
+    failed_generations: list[FailedGenerations]
     worst_endpoints: list[EndpointErrors]
     worst_templates: list[TemplateFailures]
     trend_step_seconds: float
     trend: list[TrendPoint]
+    recent: RecentErrors
 
 
 @dataclass
 class QueueWait:
     count: int
     average_seconds: float | None
+    p50_seconds: float | None
+    p90_seconds: float | None
+    p99_seconds: float | None
     by_operation: dict[str, float]
 
 
 @dataclass
 class EfficiencySection:
-    generations: int
-    generations_per_hour: float | None
-    successes: int
-    success_rate_pct: float | None
+    generation_attempts: int
+    successful_generations: int
+    success_rate_pct: float | None  # successful generations / generation attempts
+    operations: int
+    successes: int  # operations of every kind
+    all_operations_success_rate_pct: float | None
     success_rate_by_operation: dict[str, float]
-    retries: int
-    retries_per_success: float | None
+    retries: int  # generation attempts that were retries
+    retries_per_success: float | None  # per successful generation
+    all_retries: int  # retry attempts of every kind
+    generations_per_hour: float | None
+    active_start: str | None
+    active_end: str | None
+    active_seconds: float
     queue_wait: QueueWait
     slow_operations: dict[str, int]
 
@@ -174,6 +236,29 @@ class ProjectRow:
 
 
 @dataclass
+class ServiceRow:
+    """One Prometheus job (service) of the range."""
+
+    service: str
+    instances: int
+    generation_attempts: int
+    success_rate_pct: float | None
+    operations: int
+    errors: int
+    cost_usd: float
+
+
+@dataclass
+class IntegrityNote:
+    """Something about the data itself that affects the figures."""
+
+    kind: str  # several_processes | restart_scan | scrape_gap | target_down
+    service: str
+    instance: str
+    detail: str
+
+
+@dataclass
 class Window:
     label: str
     start: str
@@ -191,7 +276,9 @@ class Report:
     range: Window
     observed: Window
     project: str | None
+    selector: str | None
     fleet_wide_metrics: list[str]
+    definitions: dict[str, dict[str, str]]
     cost: CostSection
     time: TimeSection
     errors: ErrorSection
@@ -199,6 +286,10 @@ class Report:
     suggestions: list[Suggestion]
     projects: list[ProjectRow]
     projects_sort: str
+    services: list[ServiceRow]
+    integrity: list[IntegrityNote]
+    queries: int
+    samples_read: int  # samples Prometheus read for the report (its query statistics)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,7 +16,8 @@ extrapolation, so a report over a finished demo run equals the run's ledger exac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from otel_perf.metrics import SPECS_BY_NAME
@@ -41,14 +42,55 @@ def quote(value: str) -> str:
     return f'"{escaped}"'
 
 
+_MATCHER: Final = re.compile(
+    r"""\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\\\]|\\\\.)*"|'(?:[^'\\\\]|\\\\.)*')\s*(,|$)"""
+)
+
+
+def parse_selector(text: str | None) -> tuple[str, ...]:
+    """PromQL label matchers (``job="media-api",env=~"prod|staging"``) as a tuple of
+    matcher strings; ``ValueError`` naming the first thing that is not one.
+
+    >>> parse_selector('job="media-api", env!="dev"')
+    ('job="media-api"', 'env!="dev"')
+    """
+    if text is None or not text.strip():
+        return ()
+    body = text.strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1]
+    out, pos = [], 0
+    while pos < len(body):
+        match = _MATCHER.match(body, pos)
+        if match is None or match.end() == pos:
+            raise ValueError(
+                f"--selector: expected PromQL label matchers such as "
+                f'job="media-api",env="prod"; cannot read {body[pos : pos + 40]!r}'
+            )
+        name, op, value = match.group(1), match.group(2), match.group(3)
+        if name == "__name__":
+            raise ValueError("--selector: __name__ is chosen by the report, not the selector")
+        out.append(f"{name}{op}{value}")
+        pos = match.end()
+        if match.group(4) == "" and pos < len(body):
+            raise ValueError(f"--selector: expected ',' before {body[pos : pos + 40]!r}")
+    return tuple(out)
+
+
 def selector(
-    metric: str, matchers: Mapping[str, str] | None = None, *, project: str | None = None
+    metric: str,
+    matchers: Mapping[str, str] | None = None,
+    *,
+    project: str | None = None,
+    scope: Sequence[str] = (),
 ) -> str:
-    """``metric{label="value",...}``; ``project`` is applied only where the metric has it."""
+    """``metric{label="value",...}``; ``project`` is applied only where the metric has it;
+    ``scope`` (from :func:`parse_selector`) is added as given."""
     pairs = dict(matchers or {})
     if project is not None and has_project_label(metric):
         pairs["project"] = project
-    inner = ",".join(f"{k}={quote(v)}" for k, v in sorted(pairs.items()))
+    parts = [f"{k}={quote(v)}" for k, v in sorted(pairs.items())] + list(scope)
+    inner = ",".join(parts)
     return f"{metric}{{{inner}}}" if inner else metric
 
 

@@ -1,7 +1,9 @@
 """``otel-perf purge --project P``: delete a project's series through Prometheus's admin API.
 
-Deletes every otel-perf series labelled ``project="P"`` (cost, durations, errors,
-retries) for all time, then cleans tombstones so the samples leave the disk. Needs
+Deletes the otel-perf contract's series labelled ``project="P"`` (cost, durations,
+errors, retries; ``--selector`` narrows them to a job or environment) for all time, then
+cleans tombstones so the samples leave the disk. It counts with the same selector it
+deletes with, and shows the jobs and instances the series come from before it asks. Needs
 Prometheus started with ``--web.enable-admin-api``; says so clearly when it is not.
 The other otel-perf metrics carry no project label and hold no per-project data.
 """
@@ -16,6 +18,7 @@ from otel_perf.metrics import SPECS
 from otel_perf.report import promql
 from otel_perf.report.command import EXIT_PROMETHEUS, EXIT_USAGE, add_prometheus_argument
 from otel_perf.report.prometheus import PrometheusClient, PrometheusError
+from otel_perf.report.safetext import printable
 from otel_perf.report.timerange import retention_seconds
 
 #: Every exposed series name that carries a project label.
@@ -31,25 +34,43 @@ PROJECT_SERIES: Final = tuple(
 )
 
 
-def project_matcher(project: str) -> str:
-    """The series selector for every otel-perf series of ``project``."""
-    return f'{{__name__=~"otel_perf_.+",project={promql.quote(project)}}}'
+def project_matcher(project: str, scope: tuple[str, ...] = ()) -> str:
+    """The one selector purge counts and deletes with: the contract's per-project series
+    of ``project`` (nothing else named ``otel_perf_*``), narrowed by ``--selector``."""
+    names = "|".join(PROJECT_SERIES)
+    inner = [f"__name__=~{promql.quote(names)}", f"project={promql.quote(project)}", *scope]
+    return "{" + ",".join(inner) + "}"
 
 
-def count_series(client: PrometheusClient, project: str, seconds: float) -> int:
-    """Series of ``project`` holding samples in the last ``seconds`` (deleted ones hold none;
-    the series API would still list them until the head is compacted)."""
-    total = 0
-    for name in PROJECT_SERIES:
-        series = promql.selector(name, project=project)
-        result = client.query(f"count(last_over_time({series}[{int(seconds)}s]))")
-        total += int(result[0].value) if result else 0
-    return total
+def count_series(
+    client: PrometheusClient, matcher: str, seconds: float
+) -> dict[tuple[str, str], int]:
+    """Series matched by ``matcher`` holding samples in the last ``seconds``, by job and
+    instance (deleted ones hold none; the series API would still list them until the
+    head is compacted)."""
+    rows = client.query(f"count by (job, instance) (last_over_time({matcher}[{int(seconds)}s]))")
+    return {
+        (r.labels.get("job", ""), r.labels.get("instance", "")): int(r.value)
+        for r in rows
+        if r.value > 0
+    }
+
+
+def _where(found: dict[tuple[str, str], int]) -> str:
+    return "; ".join(
+        f"{n} in job {printable(job)!r} instance {printable(instance)!r}"
+        for (job, instance), n in sorted(found.items())
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_prometheus_argument(parser)
     parser.add_argument("--project", required=True, help="the project whose data to delete")
+    parser.add_argument(
+        "--selector",
+        metavar="MATCHERS",
+        help='only series also matching these PromQL label matchers, e.g. job="media-api"',
+    )
     parser.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (required without a tty)"
     )
@@ -64,30 +85,37 @@ def run(args: argparse.Namespace) -> int:
     if not args.project:
         print("otel-perf purge: error: --project must not be empty", file=sys.stderr)
         return EXIT_USAGE
-    matcher = project_matcher(args.project)
+    project = printable(args.project)
     try:
+        scope = promql.parse_selector(args.selector)
+        matcher = project_matcher(args.project, scope)
         client = PrometheusClient(args.prometheus, timeout=args.timeout)
         window = retention_seconds(client.flags()) + 86400.0
-        series = count_series(client, args.project, window)
+        found = count_series(client, matcher, window)
+        series = sum(found.values())
         if not series:
-            print(f"otel-perf purge: no series of project {args.project!r} in {client.url}")
+            print(f"otel-perf purge: no series of project {project!r} in {client.url}")
             return 0
-        if not args.yes and not _confirm(args.project, series, client.url):
+        print(
+            f"otel-perf purge: {series} series of project {project!r} in {client.url}: "
+            f"{_where(found)}",
+            file=sys.stderr,
+        )
+        if not args.yes and not _confirm(project, series, client.url):
             print("otel-perf purge: nothing deleted", file=sys.stderr)
             return EXIT_USAGE
         client.delete_series([matcher])
         if not args.keep_tombstones:
             client.clean_tombstones()
-        left = count_series(client, args.project, window)
+        left = sum(count_series(client, matcher, window).values())
     except PrometheusError as exc:
-        print(f"otel-perf purge: error: {exc}", file=sys.stderr)
+        print(f"otel-perf purge: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_PROMETHEUS
     except ValueError as exc:
-        print(f"otel-perf purge: error: {exc}", file=sys.stderr)
+        print(f"otel-perf purge: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     print(
-        f"otel-perf purge: deleted {series} series of project {args.project!r} "
-        f"from {client.url}"
+        f"otel-perf purge: deleted {series} series of project {project!r} from {client.url}"
         + (f"; {left} hold new samples (is a service still sending it?)" if left else "")
     )
     return 0

@@ -11,9 +11,11 @@ from html import escape
 from typing import Final
 
 from otel_perf.report import svg
+from otel_perf.report.definitions import definition, name
 from otel_perf.report.formatting import NA, number, percent, saving, seconds, usd, worst_rows
 from otel_perf.report.model import Report
 from otel_perf.report.projects import parse_sort
+from otel_perf.report.safetext import printable_copy
 
 SECTIONS: Final = ("Cost", "Time", "Errors", "Efficiency", "Suggestions", "Projects")
 
@@ -36,6 +38,7 @@ table.sortable th { cursor: pointer; }
 .grid { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
 ol.suggestions li { margin-bottom: 10px; }
 .muted { color: #777; }
+ul.defs { color: #555; font-size: 10px; padding-left: 16px; margin: 4px 0; }
 @media print {
   body { margin: 0; }
   section + section { break-before: page; }
@@ -82,9 +85,16 @@ def _cards(items: Sequence[tuple[str, str]]) -> str:
     return f'<div class="cards">{cells}</div>'
 
 
+def _defined(keys: Sequence[str]) -> str:
+    """The definitions of the figures a section shows, under it."""
+    items = "".join(f"<li><b>{_e(name(k))}</b>: {_e(definition(k))}</li>" for k in keys)
+    return f'<ul class="defs">{items}</ul>'
+
+
 def render_html(report: Report) -> str:
-    """The report as a standalone HTML document."""
-    r = report
+    """The report as a standalone HTML document (control and bidi characters in values
+    shown as escapes, then HTML-escaped)."""
+    r = printable_copy(report)
     scope = f"project {r.project}" if r.project is not None else "all projects"
     header = (
         f"<header><h1>otel-perf report: {_e(scope)}</h1>"
@@ -123,9 +133,12 @@ def _section(name: str, content: str, prefix: str = "") -> str:
 def _cost(r: Report, header: str) -> str:
     c, p = r.cost, r.cost.projection
     cards = [
-        ("total cost", usd(c.total_usd)),
-        (f"projected, {p.budget_window_days:g}-day window", usd(p.projected_usd)),
-        ("current rate per hour", usd(p.rate_usd_per_hour)),
+        (name("total_cost_usd"), usd(c.total_usd)),
+        (
+            f"{name('projected_cost_usd')}, {p.budget_window_days:g}-day window",
+            usd(p.projected_usd) if p.status == "projected" else "not enough data",
+        ),
+        ("rate per active hour", usd(p.rate_usd_per_hour)),
         (f"unpriced operations{_fleet(r)}", str(c.unpriced_operations)),
     ]
     if p.budget_usd is not None:
@@ -139,8 +152,8 @@ def _cost(r: Report, header: str) -> str:
         + "</div><div><h3>Cost by model</h3>"
         + _table(["model", "cost", "share"], models)
         + "</div></div>"
-        + f'<p class="muted">Projection: spend so far continues at its average rate until '
-        f"{_e(p.window_end)}.</p>"
+        + f'<p class="muted">Projection basis: {_e(p.basis)}.</p>'
+        + _defined(["total_cost_usd", "projected_cost_usd"])
     )
     return _section("Cost", content, header)
 
@@ -154,6 +167,10 @@ def _time(r: Report) -> str:
         for o in t.by_operation
     ]  # fmt: skip
     history = [[p.time, str(p.count), seconds(p.average_seconds)] for p in e.history]
+    models = [
+        [m.operation, m.model, str(m.count), str(m.attempts), seconds(m.average_seconds)]
+        for m in t.generation_models
+    ]
     content = (
         _cards(
             [
@@ -171,8 +188,11 @@ def _time(r: Report) -> str:
             "Time by operation type",
         )
         + _table(["operation", "kind", "runs", "total", "average", "share"], rows)
-        + "<h3>Timeline export history</h3>"
-        + _table(["time", "exports", "average"], history)
+        + f"<h3>{_e(name('generation_time'))} by type and model</h3>"
+        + _table(["generation type", "model", "count", "attempts", "average time"], models)
+        + f"<h3>{_e(name('timeline_exports'))}</h3>"
+        + _table(["bin ending", "exports", "average"], history)
+        + _defined(["generation_time", "timeline_exports"])
     )
     return _section("Time", content)
 
@@ -185,13 +205,21 @@ def _errors(r: Report) -> str:
     e, k = r.errors, r.errors.classes
     trend = [(p.time[11:19], float(p.errors)) for p in e.trend]
     endpoints, templates = worst_rows(e)
+    failed = [
+        [f.operation, str(f.failures), ", ".join(f"{c}: {n}" for c, n in f.reasons.items())]
+        for f in e.failed_generations
+    ]
+    recent = [
+        [x.time, x.operation, x.model or "-", x.error_type, x.trace_url or x.trace_id]
+        for x in e.recent.errors
+    ]
     content = (
         _cards(
             [
                 ("errors", f"{e.total:,}"),
                 ("error rate", percent(e.error_rate_pct)),
-                ("API errors", str(k.api_errors)),
-                ("safety blocks", str(k.safety_blocks)),
+                (name("api_errors"), str(k.api_errors)),
+                (name("safety_blocks"), str(k.safety_blocks)),
                 ("timeouts", str(k.timeouts)),
                 ("render failures", str(k.render_failures)),
             ]
@@ -208,7 +236,17 @@ def _errors(r: Report) -> str:
         + f"</div><div><h3>Worst templates{_fleet(r)}</h3>"
         + _table(["template", "failures", "reasons"], templates)
         + "</div></div>"
-    )
+        + f'<div class="grid"><div><h3>{_e(name("failed_generations"))} by type and reason</h3>'
+        + _table(["generation type", "failed", "reasons"], failed)
+        + f"</div><div><h3>{_e(name('api_errors'))} by type</h3>"
+        + _counts("API error type", e.api_error_types)
+        + "</div></div>"
+        + f"<h3>{_e(name('recent_errors'))}</h3>"
+        + f'<p class="muted">{_e(e.recent.note)}</p>'
+        + (_table(["time", "operation", "model", "error type", "trace"], recent) if recent else "")
+        + _defined(["error_rate_pct", "failed_generations", "api_errors", "safety_blocks",
+                    "recent_errors"])
+    )  # fmt: skip
     return _section("Errors", content)
 
 
@@ -221,22 +259,28 @@ def _efficiency(r: Report) -> str:
         for op, rate in sorted(f.success_rate_by_operation.items())
     ]  # fmt: skip
     content = (
-        '<div class="grid"><div><h3>Success rate</h3>'
-        + svg.gauge("chart-success-gauge", f.success_rate_pct, "Success rate")
+        f'<div class="grid"><div><h3>{_e(name("success_rate_pct"))}</h3>'
+        + svg.gauge("chart-success-gauge", f.success_rate_pct, name("success_rate_pct"))
         + "</div><div>"
         + _cards(
             [
-                ("generations", f"{f.generations:,}"),
-                ("generations per hour", number(f.generations_per_hour, 1)),
-                ("retries per success", number(f.retries_per_success)),
-                (f"queue wait, average{_fleet(r)}", seconds(q.average_seconds)),
+                (name("all_operations_success_rate_pct"),
+                 percent(f.all_operations_success_rate_pct)),
+                ("generation attempts", f"{f.generation_attempts:,}"),
+                (name("generations_per_hour"), number(f.generations_per_hour, 1)),
+                (name("retries_per_success"), number(f.retries_per_success)),
+                (f"queue wait mean{_fleet(r)}", seconds(q.average_seconds)),
+                ("queue wait p50 / p90 / p99",
+                 f"{seconds(q.p50_seconds)} / {seconds(q.p90_seconds)} / {seconds(q.p99_seconds)}"),
             ]
         )
         + "</div></div>"
         + _table(
             ["operation", "success rate", f"queue wait{_fleet(r)}", f"slow runs{_fleet(r)}"], by_op
         )
-    )
+        + _defined(["success_rate_pct", "all_operations_success_rate_pct",
+                    "retries_per_success", "generations_per_hour", "queue_wait"])
+    )  # fmt: skip
     return _section("Efficiency", content)
 
 
@@ -281,9 +325,27 @@ def _projects(r: Report) -> str:
     )
     order = "descending" if descending else "ascending"
     notes = "".join(f"<li>{_e(n)}</li>" for n in r.notes)
+    services = [
+        [s.service, str(s.instances), str(s.generation_attempts), percent(s.success_rate_pct),
+         str(s.operations), str(s.errors), usd(s.cost_usd)]
+        for s in r.services
+    ]  # fmt: skip
+    integrity = (
+        "".join(
+            f"<li><b>{_e(n.kind)}</b> {_e(n.service)} {_e(n.instance)}: {_e(n.detail)}</li>"
+            for n in r.integrity
+        )
+        or "<li>No counter drops other than restarts, no scrape gaps, no target down.</li>"
+    )
+    service_table = _table(
+        ["service (job)", "instances", "generations", "success rate", "operations", "errors",
+         "cost"], services,
+    )  # fmt: skip
     content = (
         f'<p class="muted">Sorted by {_e(column)}, {order}; click a column to re-sort.</p>'
         + table
+        + (f"<h3>Services</h3>{service_table}" if services else "")
+        + f"<h3>Data integrity</h3><ul>{integrity}</ul>"
         + (f"<h3>Notes</h3><ul>{notes}</ul>" if notes else "")
     )
     return _section("Projects", content)

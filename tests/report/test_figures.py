@@ -10,6 +10,8 @@ from otel_perf import metrics as M
 from tests.report.conftest import Stack, run_cli
 from tests.report.ledger_figures import DUR_COUNT, DUR_SUM, RENDER_OPS, group, projects, total
 
+pytestmark = pytest.mark.e2e  # Prometheus and demo processes
+
 approx = pytest.approx
 
 
@@ -37,15 +39,14 @@ def test_cost_section_equals_ledgers(stack: Stack, full_report):
     assert cost["unpriced_operations"] == total(ledgers, M.UNPRICED_OPERATIONS)
 
 
-def test_cost_projection_continues_the_observed_rate(full_report):
-    """Projected = spent + rate x time left in the budget window."""
+def test_cost_projection_waits_for_a_day_of_activity(full_report):
+    """Minutes of demo activity: spend is reported, the projection is "not enough data"."""
     projection = full_report["cost"]["projection"]
-    observed = full_report["observed"]["seconds"]
-    spent = full_report["cost"]["total_usd"]
-    assert projection["spent_usd"] == approx(spent)
-    assert projection["rate_usd_per_hour"] == approx(spent / observed * 3600)
+    assert projection["spent_usd"] == approx(full_report["cost"]["total_usd"])
+    assert projection["status"] == "not enough data"
+    assert projection["projected_usd"] is None
+    assert projection["minimum_active_seconds"] == 86400
     assert projection["budget_window_days"] == 30
-    assert projection["projected_usd"] > spent
 
 
 def test_time_section_equals_ledgers(stack: Stack, full_report):
@@ -124,16 +125,22 @@ def test_efficiency_section_equals_ledgers(stack: Stack, full_report):
     ledgers = stack.ledgers()
     eff = full_report["efficiency"]
     counts = group(ledgers, DUR_COUNT, "operation")
-    generations = sum(n for op, n in counts.items() if op not in RENDER_OPS | {"api_call"})
-    assert eff["generations"] == generations
-    observed = full_report["observed"]["seconds"]
-    assert eff["generations_per_hour"] == approx(generations / observed * 3600)
+    generation_ops = {op for op in counts if op not in RENDER_OPS | {"api_call"}}
+    generations = sum(counts[op] for op in generation_ops)
+    assert eff["generation_attempts"] == generations
+    assert eff["generations_per_hour"] == approx(generations / eff["active_seconds"] * 3600)
+    ok = sum(total(ledgers, DUR_COUNT, operation=op, status="success") for op in generation_ops)
+    assert eff["successful_generations"] == ok
+    assert eff["success_rate_pct"] == approx(100 * ok / generations)
     successes = total(ledgers, DUR_COUNT, status="success")
     assert eff["successes"] == successes
-    assert eff["success_rate_pct"] == approx(100 * successes / total(ledgers, DUR_COUNT))
-    retries = total(ledgers, M.RETRIES)
+    assert eff["all_operations_success_rate_pct"] == approx(
+        100 * successes / total(ledgers, DUR_COUNT)
+    )
+    retries = sum(total(ledgers, M.RETRIES, operation=op) for op in generation_ops)
     assert eff["retries"] == retries > 0
-    assert eff["retries_per_success"] == approx(retries / successes)
+    assert eff["all_retries"] == total(ledgers, M.RETRIES)
+    assert eff["retries_per_success"] == approx(retries / ok)
     waits = total(ledgers, M.QUEUE_WAIT + "_count")
     assert eff["queue_wait"]["count"] == waits
     assert eff["queue_wait"]["average_seconds"] == approx(
@@ -172,7 +179,7 @@ def test_one_project_report_equals_that_project(stack: Stack):
     assert data["errors"]["by_type"] == _nonzero(
         group(ledgers, M.OPERATION_ERRORS, "error_type", project="delta")
     )
-    assert data["efficiency"]["retries"] == total(ledgers, M.RETRIES, project="delta")
+    assert data["efficiency"]["all_retries"] == total(ledgers, M.RETRIES, project="delta")
     assert [r["project"] for r in data["projects"]] == ["delta"]
     assert M.API_ERRORS in data["fleet_wide_metrics"]
     assert M.COST_USD not in data["fleet_wide_metrics"]

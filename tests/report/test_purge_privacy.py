@@ -17,6 +17,8 @@ from tests.conftest import require_tool
 from tests.report.conftest import run_cli, run_phase, scrape_config
 from tests.support.servers import Prometheus, free_port
 
+pytestmark = pytest.mark.e2e  # Prometheus and demo processes
+
 SECRET_PROJECT = "owner@example.com"
 
 
@@ -180,6 +182,37 @@ def test_unreachable_prometheus_is_a_clear_error():
 def test_not_a_prometheus_url_is_a_clear_error(bare_prometheus: Prometheus):
     """A server that answers but is not the Prometheus API (wrong path) is named as such."""
     result = run_cli("report", "--prometheus", bare_prometheus.url + "/graph")
-    assert result.code == 3
+    assert result.code == 5  # a malformed answer
     assert "Traceback" not in result.err
     assert bare_prometheus.url in result.err
+
+
+def test_purge_deletes_exactly_the_series_it_counts(tmp_path: Path):
+    """A user's own otel_perf_* series with a project label is neither counted nor deleted;
+    the jobs and instances are shown before anything is deleted."""
+    require_tool("prometheus")
+    from tests.report.fakes import ScriptedExporter, exposition
+    from tests.support.servers import wait_until
+
+    own = '# TYPE otel_perf_user_exports_total counter\notel_perf_user_exports_total{project="drop"} 4\n'
+    exporter = ScriptedExporter(lambda n: exposition(1000.0, 3, project="drop") + own)
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+        f"  - job_name: media\n    static_configs:\n      - targets: ['127.0.0.1:{exporter.port}']\n"
+    )
+    prometheus = Prometheus(config, tmp_path)
+    try:
+        wait_until(lambda: exporter.scrapes >= 2, 30, what="scrapes")
+        time.sleep(1.2)
+        exporter.stop()  # no new samples after the purge
+        result = run_cli("purge", "--prometheus", prometheus.url, "--project", "drop", "--yes")
+        assert result.code == 0, result.err
+        # bucket, count and sum of the duration histogram: 3 series
+        assert f"3 series of project 'drop' in {prometheus.url}" in result.err
+        assert f"job 'media' instance '127.0.0.1:{exporter.port}'" in result.err
+        assert "deleted 3 series" in result.out
+        left = prometheus.query('count(last_over_time({project="drop"}[1h]))')
+        assert float(left[0]["value"][1]) == 1  # the user's own series stays
+    finally:
+        prometheus.stop()

@@ -8,6 +8,8 @@ from otel_perf import metrics as M
 from tests.report.conftest import Stack, run_cli
 from tests.report.ledger_figures import DUR_COUNT, total
 
+pytestmark = pytest.mark.e2e  # Prometheus and demo processes
+
 approx = pytest.approx
 
 

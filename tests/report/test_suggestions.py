@@ -191,6 +191,7 @@ def test_at_most_five_ranked_by_improvement():
     ]  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_suboptimal_workload_gets_its_suggestions(stack: Stack):
     """All on Imagen, many retries, many safety blocks, upscaling: each is called out."""
     data = run_cli(
@@ -205,6 +206,7 @@ def test_suboptimal_workload_gets_its_suggestions(stack: Stack):
     assert [s["rank"] for s in data["suggestions"]] == list(range(1, len(rules) + 1))
 
 
+@pytest.mark.e2e
 def test_healthy_workload_gets_none(stack: Stack):
     """The healthy project (no failures, retries or slow runs) gets no suggestion."""
     data = run_cli(

@@ -1,0 +1,20 @@
+"""The report-speed benchmark end to end on a tiny fleet: promtool blocks, restarts on
+two targets, and every checked figure exact (the timings are not checked here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import require_tool
+
+pytestmark = pytest.mark.e2e
+
+
+def test_report_benchmark_smoke():
+    require_tool("promtool")
+    require_tool("prometheus")
+    from benchmarks import report_speed
+
+    result = report_speed.smoke()
+    assert result["mismatches"] == {}
+    assert result["series"] > 500
