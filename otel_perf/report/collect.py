@@ -29,8 +29,9 @@ as they arrive.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
@@ -631,7 +632,7 @@ class Collector:
                 RecentError(
                     e.time, s.get("operation", ""), s.get("model", ""), s.get("project", ""),
                     s.get("job", ""), s.get("instance", ""), kinds,
-                    scrub(e.labels.get("trace_id") or e.labels.get("traceID") or ""), e.value,
+                    _trace_id(e.labels), e.value,
                 )
             )  # fmt: skip
         return out
@@ -756,6 +757,17 @@ def _window_totals(rows: list[Sample], targets: list[TargetInfo]) -> list[Sample
         for key, value in totals.items()
         if math.isfinite(value) and abs(value) > 1e-12
     ]
+
+
+def _trace_id(labels: Mapping[str, str]) -> str:
+    """The exemplar's trace id when it is one (32 or 16 hex digits), else empty: a trace id
+    is no secret and must stay readable (the scrubber would redact it as a hex token), and
+    anything else in that label is not shown."""
+    value = labels.get("trace_id") or labels.get("traceID") or ""
+    return value.lower() if _TRACE_ID.fullmatch(value) else ""
+
+
+_TRACE_ID: Final = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{16}")
 
 
 def _scrubbed(s: Sample) -> Sample:

@@ -60,7 +60,7 @@ def test_report_totals_equal_the_ground_truth_through_recycling(tmp_path):
             f"report {data['time']['operations']} / ${data['cost']['total_usd']:.2f}"
         )
         assert data["time"]["operations"] == n
-        assert data["efficiency"]["generations"] == n
+        assert data["efficiency"]["generation_attempts"] == n  # report schema 2
         assert data["cost"]["total_usd"] == pytest.approx(n * COST_USD, abs=1e-6)
     finally:
         prometheus.stop()

@@ -179,21 +179,22 @@ def test_recent_errors_carry_trace_ids(two_jobs: TwoJobs):
 
 
 def test_pricing_file_prices_the_suggestions(two_jobs: TwoJobs, tmp_path: Path):
-    """--pricing-file: the service's own price list (here a cheap in-house video model of
-    the same provider) decides the cost suggestion; the bundled table has none."""
+    """--pricing-file: the service's own price list (here a cheap in-house image model of the
+    same provider, priced per image like nano-banana's $0.039 list price) decides the cost
+    suggestion; the bundled table has no such model."""
     bundled = _report(two_jobs, "--selector", MEDIA)["suggestions"]
     own = tmp_path / "prices.toml"
     own.write_text(
-        'version = "ours"\n[models."veo-lite-inhouse"]\nprovider = "gcp.gemini"\n'
-        'operation = "generate_video"\nper_video = 0.03\n'
+        'version = "ours"\n[models."image-lite-inhouse"]\nprovider = "gcp.gemini"\n'
+        'operation = "generate_image"\nper_image = 0.0039\n'
     )
     ours = _report(two_jobs, "--selector", MEDIA, "--pricing-file", str(own))["suggestions"]
-    assert not [s for s in bundled if s["evidence"].get("alternative") == "veo-lite-inhouse"]
+    assert not [s for s in bundled if s["evidence"].get("alternative") == "image-lite-inhouse"]
     (switch,) = [
-        s for s in ours if s["rule"] == "cheaper_model" and s["evidence"]["model"] == "veo"
+        s for s in ours if s["rule"] == "cheaper_model" and s["evidence"]["model"] == "nano-banana"
     ]
-    assert switch["evidence"]["alternative"] == "veo-lite-inhouse"
-    assert switch["evidence"]["alternative_price_usd"] == 0.03
+    assert switch["evidence"]["alternative"] == "image-lite-inhouse"
+    assert switch["evidence"]["alternative_price_usd"] == 0.0039
     assert switch["saving"]["amount"] == pytest.approx(switch["evidence"]["spent_usd"] * 0.9)
     bad = run_cli("report", "--prometheus", two_jobs.url, "--pricing-file", str(tmp_path / "no"))
     assert bad.code == 2 and "pricing file" in bad.err
