@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from otel_perf import demo
 from otel_perf.config import ENVIRONMENT, Settings
 from otel_perf.estimate import estimate_cost
+from otel_perf.optional_deps import MissingExtraError
 from otel_perf.pricing import UNIT_KEYS, CostEstimate, PriceTable
 from otel_perf.version import __version__
 
@@ -120,12 +121,27 @@ def _parser() -> argparse.ArgumentParser:
     for name, module, help_text in _PLUGGED:
         try:
             plugin = importlib.import_module(module)
-        except ImportError:
+        except MissingExtraError as exc:
+            # Listed anyway, so running it says which extra to install.
+            # Any arguments are accepted (no option prefix), so the error is the extra's.
+            p = sub.add_parser(
+                name, help=f"{help_text} (needs otel-perf[{exc.extra}])", prefix_chars="\0"
+            )
+            p.add_argument("rest", nargs="*")
+            p.set_defaults(func=_missing_extra(exc))
             continue
         p = sub.add_parser(name, help=help_text)
         plugin.add_arguments(p)
         p.set_defaults(func=plugin.run)
     return parser
+
+
+def _missing_extra(exc: MissingExtraError) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(f"otel-perf: error: {exc}", file=sys.stderr)
+        return 2
+
+    return run
 
 
 # --- demo -----------------------------------------------------------------------------------

@@ -18,7 +18,12 @@ from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from otel_perf.optional_deps import MissingExtraError
+
+try:
+    import yaml
+except ImportError as exc:  # an extra: the core never needs YAML
+    raise MissingExtraError("yaml", "generate", "otel-perf generate") from exc
 
 from otel_perf.monitoring.config import MonitoringConfig
 
