@@ -1,6 +1,6 @@
 """Render every ops file from one config; write them, or report drift from what is on disk.
 
->>> from otel_perf.monitoring.config import MonitoringConfig
+>>> from otel_perf.monitoring.definition import MonitoringConfig
 >>> files = render_all(MonitoringConfig())
 >>> "prometheus/rules/otel-perf-alerts.yml" in files
 True
@@ -14,10 +14,10 @@ from typing import Final
 from otel_perf.monitoring import collector as C
 from otel_perf.monitoring import compose as K
 from otel_perf.monitoring import provisioning as G
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards import dashboards
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import render_dashboard
-from otel_perf.monitoring.prometheus import (
+from otel_perf.monitoring.prometheus_files import (
     ScrapeJob,
     alertmanager_config,
     prometheus_config,

@@ -29,11 +29,11 @@ import yaml
 from otel_perf import metrics as M
 from otel_perf.attributes import RENDER_OPERATIONS
 from otel_perf.monitoring import config_from_mapping
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards import dashboards
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.durations import seconds
 from otel_perf.monitoring.grafana import render_dashboard
-from otel_perf.monitoring.prometheus import (
+from otel_perf.monitoring.prometheus_files import (
     ScrapeJob,
     alertmanager_config,
     prometheus_config,

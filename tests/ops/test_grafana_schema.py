@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from otel_perf.monitoring.compose import GRAFANA_IMAGE
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards import dashboards
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import render_dashboard
 from tests.conftest import require_tool
 from tests.support.servers import ROOT

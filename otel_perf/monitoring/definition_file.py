@@ -25,7 +25,7 @@ try:
 except ImportError as exc:  # an extra: the core never needs YAML
     raise MissingExtraError("yaml", "generate", "otel-perf generate") from exc
 
-from otel_perf.monitoring.config import MonitoringConfig
+from otel_perf.monitoring.definition import MonitoringConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
