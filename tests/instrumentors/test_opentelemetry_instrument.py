@@ -11,8 +11,8 @@ import textwrap
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import require_tool
 from tests.support.servers import ROOT, free_port, http_get, wait_until
+from tests.support.tools import require_tool
 
 # The app knows nothing of otel-perf: plain SDK calls (over a mocked transport, no network).
 APP = textwrap.dedent("""

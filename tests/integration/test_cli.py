@@ -13,8 +13,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import require_tool
 from tests.support.servers import ROOT, free_port, http_get, wait_until
+from tests.support.tools import require_tool
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import otel_perf
 from otel_perf import demo
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
-from tests.conftest import require_tool
+from tests.support.tools import require_tool
 
 SPEED = 200.0
 THRESHOLDS = {op: s / SPEED for op, s in DEFAULT_THRESHOLDS.items()}

@@ -14,8 +14,8 @@ import yaml
 
 from otel_perf.monitoring import config_from_mapping, load_config
 from otel_perf.monitoring.compose import compose
-from tests.conftest import require_tool
 from tests.support.servers import ROOT
+from tests.support.tools import require_tool
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]

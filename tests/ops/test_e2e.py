@@ -41,7 +41,6 @@ from otel_perf.monitoring.prometheus_files import (
 )
 from otel_perf.monitoring.rules import WATCHDOG, operations_record
 from otel_perf.monitoring.serialize import to_yaml
-from tests.conftest import require_tool
 from tests.support.servers import (
     Alertmanager,
     DemoProcess,
@@ -51,6 +50,7 @@ from tests.support.servers import (
     http_get,
     wait_until,
 )
+from tests.support.tools import require_tool
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.alertmanager]
 

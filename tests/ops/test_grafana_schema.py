@@ -21,8 +21,8 @@ from otel_perf.monitoring.compose import GRAFANA_IMAGE
 from otel_perf.monitoring.dashboards import dashboards
 from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import render_dashboard
-from tests.conftest import require_tool
 from tests.support.servers import ROOT
+from tests.support.tools import require_tool
 
 SCHEMA_DIR = ROOT / "tests/ops/grafana-schema"
 TSC = SCHEMA_DIR / "node_modules/.bin/tsc"

@@ -17,8 +17,8 @@ from otel_perf.monitoring import config_from_mapping, load_config, render_all
 from otel_perf.monitoring.promql import SELF_METRIC_LABELS
 from otel_perf.monitoring.rules import SEVERITIES, WATCHDOG, WATCHDOG_SEVERITY, all_alerts
 from otel_perf.monitoring.serialize import to_yaml
-from tests.conftest import require_tool
 from tests.support.servers import ROOT
+from tests.support.tools import require_tool
 
 RULES = sorted((ROOT / "prometheus/rules").glob("*.yml"))
 UNIT_TESTS = sorted((ROOT / "prometheus/tests").glob("*.yml"))

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 import otel_perf
 from otel_perf import exposition
 from otel_perf.textformat import generate
-from tests.conftest import require_tool
+from tests.support.tools import require_tool
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 

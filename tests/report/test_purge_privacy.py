@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
-from tests.report.conftest import run_cli, run_phase, scrape_config
+from tests.support.report_stack import run_cli, run_phase, scrape_config
 from tests.support.servers import Prometheus, free_port
+from tests.support.tools import require_tool
 
 SECRET_PROJECT = "owner@example.com"
 
