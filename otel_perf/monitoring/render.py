@@ -23,7 +23,9 @@ from otel_perf.monitoring.prometheus_files import (
     prometheus_config,
     rule_files,
 )
+from otel_perf.monitoring.rules import all_alerts
 from otel_perf.monitoring.serialize import to_json, to_yaml
+from otel_perf.reference_tables import REFERENCE_PATH, render_reference
 
 RULES_DIR: Final = "prometheus/rules"
 
@@ -80,6 +82,7 @@ def render_all(config: MonitoringConfig) -> dict[str, str]:
     )
     files["tempo/tempo.yaml"] = to_yaml(C.tempo_config(retention=config.prometheus.retention))
     files["docker-compose.yml"] = to_yaml(K.compose(config))
+    files[REFERENCE_PATH] = render_reference(all_alerts(config))
     return files
 
 

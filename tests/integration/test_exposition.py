@@ -91,6 +91,7 @@ def test_seed_verification_20_images_5_videos_3_audio():
     assert cost == pytest.approx(ledger["summary"]["total_cost_usd"], rel=1e-9)
 
 
+@pytest.mark.e2e
 def test_exposition_passes_promtool_check_metrics():
     """promtool check metrics: naming conventions, units, no lint problems."""
     promtool = require_tool("promtool")

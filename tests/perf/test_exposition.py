@@ -95,6 +95,7 @@ def test_openmetrics_has_the_samples_and_exemplars(pipeline):
     assert {e.labels["trace_id"] for e in exemplars} <= trace_ids
 
 
+@pytest.mark.e2e
 def test_promtool_accepts_the_text_format(pipeline):
     """promtool check metrics passes on our exposition."""
     promtool = require_tool("promtool")

@@ -62,6 +62,7 @@ def _series(prometheus: Prometheus, project: str) -> int:
     return len([r for r in prometheus.api("query", query=matcher)["result"] if r["values"]])
 
 
+@pytest.mark.e2e
 def test_report_never_prints_unscrubbed_labels(small_stack: SmallStack, tmp_path: Path):
     """A project named like an e-mail address appears as [EMAIL] in every format."""
     url = small_stack.prometheus.url
@@ -101,6 +102,7 @@ def test_purge_without_confirmation_deletes_nothing(small_stack: SmallStack):
     assert _series(prometheus, "keep") == before
 
 
+@pytest.mark.e2e
 def test_purge_says_when_the_admin_api_is_disabled(tmp_path: Path):
     """Deleting needs --web.enable-admin-api: the message says so (exit 3, no traceback)."""
     require_tool("prometheus")
@@ -150,6 +152,7 @@ class _StaticTarget:
         self._server.server_close()
 
 
+@pytest.mark.e2e
 def test_purge_of_an_unknown_project_changes_nothing(bare_prometheus: Prometheus):
     """No series of the project: a plain message, exit 0."""
     result = run_cli("purge", "--prometheus", bare_prometheus.url, "--project", "ghost", "--yes")

@@ -22,11 +22,17 @@ PROCESS_EVENTS: Final = frozenset(
 SERVER_MARKERS: Final = ("prometheus", "alertmanager")
 SERVER_FIXTURES: Final = frozenset({"stack", "full_report"})
 
+# Probes libraries run on their own (``platform.processor()`` runs ``uname -p``), not
+# processes a test starts.
+IGNORED_EXECUTABLES: Final = frozenset({"uname"})
+
 _started: list[str] = []
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if event in PROCESS_EVENTS:
+        if event == "subprocess.Popen" and str(args[0]).rsplit("/", 1)[-1] in IGNORED_EXECUTABLES:
+            return
         _started.append(f"{event} {str(args[0])[:80] if args else ''}".strip())
 
 
