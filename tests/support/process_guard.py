@@ -4,7 +4,7 @@ starts a subprocess or forks must carry the ``e2e`` marker, or it errors at tear
 Process starts are seen through audit events (``subprocess.Popen``, ``os.fork``, ``os.system``,
 ``os.posix_spawn``, ``os.exec``), so a new test that launches a tool is caught the first time
 it runs, with no list to keep up to date. Items marked ``prometheus`` or ``alertmanager`` or
-using the report ``stack`` start servers, so they are marked ``e2e`` at collection.
+using a fixture that starts Prometheus (``SERVER_FIXTURES``) start servers, so they are marked ``e2e`` at collection.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ PROCESS_EVENTS: Final = frozenset(
 )  # fmt: skip
 # Markers and fixtures that mean "starts a server process".
 SERVER_MARKERS: Final = ("prometheus", "alertmanager")
-SERVER_FIXTURES: Final = frozenset({"stack", "full_report"})
+SERVER_FIXTURES: Final = frozenset({"stack", "full_report", "small_stack", "bare_prometheus"})
 
 # Probes libraries run on their own (``platform.processor()`` runs ``uname -p``), not
 # processes a test starts.
