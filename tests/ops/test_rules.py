@@ -241,11 +241,3 @@ def test_every_severity_used_by_an_alert_has_a_route():
     routed = {m for route in data["route"]["routes"] for m in route["matchers"]}
     assert {f'severity="{a.severity}"' for a in ALERTS if a.name != WATCHDOG} <= routed
     assert f'alertname="{WATCHDOG}"' in routed
-
-
-def test_readme_operations_section_starts_the_stack():
-    """The README's operations section gives the command that starts the stack."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("<!-- section: operations (issue 3) -->")[1]
-    section = section.split("<!-- end section: operations -->")[0]
-    assert "docker compose up" in section
