@@ -54,6 +54,7 @@ def test_schema_package_is_the_pinned_grafana_version():
     assert locked == GRAFANA_IMAGE.rpartition(":")[2] == "12.1.1"
 
 
+@pytest.mark.e2e
 def test_generated_dashboards_type_check_against_grafana_schema(tmp_path: Path):
     """tsc accepts all three dashboards as @grafana/schema Dashboards."""
     boards = {f"d{i}": render_dashboard(d) for i, d in enumerate(dashboards(MonitoringConfig()))}
@@ -62,6 +63,7 @@ def test_generated_dashboards_type_check_against_grafana_schema(tmp_path: Path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("change", "error"),
     [
