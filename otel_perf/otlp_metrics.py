@@ -58,6 +58,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from otel_perf import metrics as M
 from otel_perf import selfmonitor
 from otel_perf.config import Settings
+from otel_perf.optional_deps import GRPC_METRIC_EXPORTER, import_optional
 from otel_perf.resource import ProcessResource
 from otel_perf.version import __version__
 
@@ -165,11 +166,9 @@ def _sum(name: str, doc: str, points: list[NumberDataPoint]) -> Metric:
 def otlp_exporter(protocol: str) -> MetricExporter:
     """The SDK's OTLP metric exporter for ``protocol``, configured from the environment."""
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-            OTLPMetricExporter as GrpcMetricExporter,
-        )
-
-        return GrpcMetricExporter()
+        grpc = import_optional(GRPC_METRIC_EXPORTER, "grpc", "otlp_metrics_protocol='grpc'")
+        exporter: MetricExporter = grpc.OTLPMetricExporter()
+        return exporter
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
     return OTLPMetricExporter()

@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from otel_perf import otlp_metrics, selfmonitor, tracking
 from otel_perf.config import _UNSET, Settings, parse_bool
 from otel_perf.exposition import Endpoint
+from otel_perf.optional_deps import GRPC_TRACE_EXPORTER, import_optional
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.resource import ProcessResource, TargetInfo
 from otel_perf.selfmonitor import warn_once
@@ -455,11 +456,9 @@ def _wrap_sampler(provider: TracerProvider) -> None:
 def _otlp_exporter(settings: Settings, explicit: bool) -> SpanExporter:
     endpoint = settings.otlp_endpoint if explicit else None
     if settings.otlp_protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
-
-        return GrpcExporter(endpoint=endpoint)
+        grpc = import_optional(GRPC_TRACE_EXPORTER, "grpc", "otlp_protocol='grpc'")
+        exporter: SpanExporter = grpc.OTLPSpanExporter(endpoint=endpoint)
+        return exporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):

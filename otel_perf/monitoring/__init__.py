@@ -6,8 +6,8 @@
 ['alertmanager/alertmanager.yml', 'collector-config/otelcol.yaml']
 """
 
-from otel_perf.monitoring.config import MonitoringConfig
-from otel_perf.monitoring.config_file import config_from_mapping, load_config
+from otel_perf.monitoring.definition import MonitoringConfig
+from otel_perf.monitoring.definition_file import config_from_mapping, load_config
 from otel_perf.monitoring.render import drift, render_all, write_files
 from otel_perf.monitoring.rules import AlertRule, RecordingRule, all_alerts
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from otel_perf.monitoring.config_file import load_config
+from otel_perf.monitoring.definition_file import load_config
 from otel_perf.monitoring.render import drift, render_all, write_files
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from otel_perf.monitoring import collector as C
-from otel_perf.monitoring.config import MonitoringConfig
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.provisioning import DASHBOARDS_PATH
 
 COLLECTOR_IMAGE: Final = "otel/opentelemetry-collector-contrib:0.130.0"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from otel_perf.monitoring.config import MonitoringConfig
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.durations import seconds
 from otel_perf.monitoring.rules import AlertRule, alerting_rules
 

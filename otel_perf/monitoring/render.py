@@ -1,6 +1,6 @@
 """Render every ops file from one config; write them, or report drift from what is on disk.
 
->>> from otel_perf.monitoring.config import MonitoringConfig
+>>> from otel_perf.monitoring.definition import MonitoringConfig
 >>> files = render_all(MonitoringConfig())
 >>> "prometheus/rules/otel-perf-alerts.yml" in files
 True
@@ -14,16 +14,18 @@ from typing import Final
 from otel_perf.monitoring import collector as C
 from otel_perf.monitoring import compose as K
 from otel_perf.monitoring import provisioning as G
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards import dashboards
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import render_dashboard
-from otel_perf.monitoring.prometheus import (
+from otel_perf.monitoring.prometheus_files import (
     ScrapeJob,
     alertmanager_config,
     prometheus_config,
     rule_files,
 )
+from otel_perf.monitoring.rules import all_alerts
 from otel_perf.monitoring.serialize import to_json, to_yaml
+from otel_perf.reference_tables import REFERENCE_PATH, render_reference
 
 RULES_DIR: Final = "prometheus/rules"
 
@@ -80,6 +82,7 @@ def render_all(config: MonitoringConfig) -> dict[str, str]:
     )
     files["tempo/tempo.yaml"] = to_yaml(C.tempo_config(retention=config.prometheus.retention))
     files["docker-compose.yml"] = to_yaml(K.compose(config))
+    files[REFERENCE_PATH] = render_reference(all_alerts(config))
     return files
 
 

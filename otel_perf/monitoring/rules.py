@@ -15,7 +15,7 @@ from typing import Final
 
 from otel_perf import metrics as M
 from otel_perf.attributes import RENDER_OPERATIONS
-from otel_perf.monitoring.config import BurnWindow, MonitoringConfig
+from otel_perf.monitoring.definition import BurnWindow, MonitoringConfig
 from otel_perf.monitoring.durations import is_duration, seconds
 from otel_perf.monitoring.promql import (
     Eq,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import require_tool
 from tests.support.servers import ROOT, _Process, free_port, http_get, wait_until
+from tests.support.tools import require_tool
 
 COST_USD = 0.02  # what every tracked generation of the apps costs (tests/e2e/apps)
 LABELS = {"operation": "generate_image", "model": "flux-pro", "provider": "black-forest-labs"}

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from tests.conftest import require_tool
 from tests.e2e.prefork import COST_USD, Service, free_ports, load, scrape, service_env, tool
 from tests.e2e.test_gunicorn import APP, RECIPES
 from tests.support.servers import Prometheus, wait_until
+from tests.support.tools import require_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.prometheus]
 

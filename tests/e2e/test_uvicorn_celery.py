@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from tests.conftest import require_tool
 from tests.e2e.prefork import (
     Service,
     assert_exact,
@@ -19,6 +18,7 @@ from tests.e2e.prefork import (
     tool,
 )
 from tests.support.servers import ROOT, _Process, wait_until
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e
 

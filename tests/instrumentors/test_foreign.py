@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from otel_perf import track_api_call, track_generation
 from otel_perf.instrumentors.google_genai import GoogleGenAIInstrumentor
 from otel_perf.instrumentors.openai import OpenAIInstrumentor
-from tests.instrumentors.conftest import ok
+from tests.support.fake_http import ok
 
 D = "otel_perf_operation_duration_seconds"
 T0 = 1_700_000_000_000_000_000

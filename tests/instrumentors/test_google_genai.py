@@ -15,7 +15,7 @@ from google.oauth2.credentials import Credentials
 
 from otel_perf import attributes as A
 from otel_perf.instrumentors.google_genai import GoogleGenAIInstrumentor
-from tests.instrumentors.conftest import Transport, attrs_of, no_payload, ok
+from tests.support.fake_http import Transport, attrs_of, no_payload, ok
 
 D = "otel_perf_operation_duration_seconds"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"

@@ -15,7 +15,7 @@ from openai.resources.audio import speech, transcriptions
 from otel_perf import attributes as A
 from otel_perf.instrumentors.openai import OpenAIInstrumentor
 from otel_perf.tracking import OperationHandle
-from tests.instrumentors.conftest import Transport, attrs_of, no_payload, ok
+from tests.support.fake_http import Transport, attrs_of, no_payload, ok
 
 D = "otel_perf_operation_duration_seconds"
 B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"

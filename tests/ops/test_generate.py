@@ -30,6 +30,7 @@ def _generate(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_check_reports_drift_then_passes_after_generating(tmp_path: Path):
     """--check exits 1 naming missing files, and 0 once they are written."""
     before = _generate("--out", str(tmp_path), "--check")
@@ -44,6 +45,7 @@ def test_check_reports_drift_then_passes_after_generating(tmp_path: Path):
     assert after.stderr.splitlines()[0] == "out of date: docker-compose.yml"
 
 
+@pytest.mark.e2e
 def test_config_file_changes_thresholds_everywhere(tmp_path: Path):
     """A YAML config's threshold reaches the Prometheus rule and the Grafana rule alike."""
     config = tmp_path / "monitoring.yaml"
@@ -95,6 +97,7 @@ def test_invalid_config_names_the_key(data: object, message: str):
         config_from_mapping(data)
 
 
+@pytest.mark.e2e
 def test_cli_reports_bad_config_without_traceback(tmp_path: Path):
     """The CLI prints `otel-perf: error: <file>: <key>: ...` and exits 2."""
     bad = tmp_path / "bad.yaml"

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from otel_perf.monitoring.compose import GRAFANA_IMAGE
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards import dashboards
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import render_dashboard
-from tests.conftest import require_tool
 from tests.support.servers import ROOT
+from tests.support.tools import require_tool
 
 SCHEMA_DIR = ROOT / "tests/ops/grafana-schema"
 TSC = SCHEMA_DIR / "node_modules/.bin/tsc"
@@ -54,6 +54,7 @@ def test_schema_package_is_the_pinned_grafana_version():
     assert locked == GRAFANA_IMAGE.rpartition(":")[2] == "12.1.1"
 
 
+@pytest.mark.e2e
 def test_generated_dashboards_type_check_against_grafana_schema(tmp_path: Path):
     """tsc accepts all three dashboards as @grafana/schema Dashboards."""
     boards = {f"d{i}": render_dashboard(d) for i, d in enumerate(dashboards(MonitoringConfig()))}
@@ -62,6 +63,7 @@ def test_generated_dashboards_type_check_against_grafana_schema(tmp_path: Path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("change", "error"),
     [

@@ -17,8 +17,8 @@ from otel_perf.monitoring import config_from_mapping, load_config, render_all
 from otel_perf.monitoring.promql import SELF_METRIC_LABELS
 from otel_perf.monitoring.rules import SEVERITIES, WATCHDOG, WATCHDOG_SEVERITY, all_alerts
 from otel_perf.monitoring.serialize import to_yaml
-from tests.conftest import require_tool
 from tests.support.servers import ROOT
+from tests.support.tools import require_tool
 
 RULES = sorted((ROOT / "prometheus/rules").glob("*.yml"))
 UNIT_TESTS = sorted((ROOT / "prometheus/tests").glob("*.yml"))
@@ -41,6 +41,7 @@ def _promtool_test(promtool: str, files: list[Path]) -> tuple[int, str]:
     return max(p.returncode for p in procs), "".join(outputs)
 
 
+@pytest.mark.e2e
 def test_rules_pass_promtool_lint():
     """`promtool check rules --lint=all --lint-fatal` finds nothing to complain about."""
     promtool = require_tool("promtool")
@@ -51,6 +52,7 @@ def test_rules_pass_promtool_lint():
     assert "SUCCESS: 29 rules found" in result.stdout
 
 
+@pytest.mark.e2e
 def test_prometheus_config_with_its_rules_passes_promtool(tmp_path: Path):
     """`promtool check config` on prometheus.yml, its rule glob pointed at the repo rules."""
     promtool = require_tool("promtool")
@@ -65,6 +67,7 @@ def test_prometheus_config_with_its_rules_passes_promtool(tmp_path: Path):
     assert "SUCCESS: 29 rules found" in result.stdout
 
 
+@pytest.mark.e2e
 def test_promtool_unit_tests_pass():
     """The hand-written alert tests in prometheus/tests pass against the committed rules."""
     promtool = require_tool("promtool")
@@ -138,6 +141,7 @@ _SILENT_CASES = {
 }
 
 
+@pytest.mark.e2e
 def test_silent_cases_sit_exactly_at_their_thresholds(tmp_path: Path):
     """With every threshold nudged past its silent case, each of those cases fails (the
     firing cases fail too: their annotations quote the thresholds)."""
@@ -201,6 +205,7 @@ def test_self_metric_labels_match_a_real_scrape():
         assert (sample.group(1),) == labels
 
 
+@pytest.mark.e2e
 def test_alertmanager_config_passes_amtool():
     """`amtool check-config` accepts the rendered alertmanager.yml."""
     amtool = require_tool("amtool")
@@ -219,6 +224,7 @@ def test_alertmanager_config_passes_amtool():
         (["alertname=OtelPerfWatchdog", "severity=none"], "otel-perf-watchdog"),
     ],
 )
+@pytest.mark.e2e
 def test_alertmanager_routes_by_severity(labels: list[str], receiver: str):
     """`amtool config routes test` sends each severity to its own receiver."""
     amtool = require_tool("amtool")
@@ -235,15 +241,3 @@ def test_every_severity_used_by_an_alert_has_a_route():
     routed = {m for route in data["route"]["routes"] for m in route["matchers"]}
     assert {f'severity="{a.severity}"' for a in ALERTS if a.name != WATCHDOG} <= routed
     assert f'alertname="{WATCHDOG}"' in routed
-
-
-def test_readme_operations_section_lists_every_alert():
-    """The README's alert table has one row per alert, each linking its runbook section."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("<!-- section: operations (issue 3) -->")[1]
-    section = section.split("<!-- end section: operations -->")[0]
-    assert "docker compose up" in section
-    rows = re.findall(r"^\| \[`(\w+)`\]\(docs/runbooks\.md#(\w+)\)", section, re.MULTILINE)
-    names = [name for name, _ in rows]
-    assert sorted(names) == ALERT_NAMES and len(names) == len(set(names))
-    assert all(anchor == name.lower() for name, anchor in rows)

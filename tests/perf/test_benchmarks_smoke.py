@@ -7,9 +7,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.servers import ROOT
 
 
+@pytest.mark.e2e
 def test_smoke_run_prints_every_target_with_ratios(tmp_path):
     """`python -m benchmarks --smoke` exits 0 and prints targets 1-6 with baselines and ratios."""
     out = tmp_path / "results.json"

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 import otel_perf
 from otel_perf import exposition
 from otel_perf.textformat import generate
-from tests.conftest import require_tool
+from tests.support.tools import require_tool
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
@@ -95,6 +95,7 @@ def test_openmetrics_has_the_samples_and_exemplars(pipeline):
     assert {e.labels["trace_id"] for e in exemplars} <= trace_ids
 
 
+@pytest.mark.e2e
 def test_promtool_accepts_the_text_format(pipeline):
     """promtool check metrics passes on our exposition."""
     promtool = require_tool("promtool")

@@ -114,6 +114,7 @@ def _rss_kib(pid: int) -> int:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc (Linux)")
+@pytest.mark.e2e
 def test_memory_stays_flat_under_fifty_scrapers():
     """50 scrapers × 10 rounds on 127.0.0.1: the server's RSS after is what it was after
     the first round (one cached body per format, at most 16 handler threads)."""

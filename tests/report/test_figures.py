@@ -7,8 +7,8 @@ from collections import defaultdict
 import pytest
 
 from otel_perf import metrics as M
-from tests.report.conftest import Stack, run_cli
 from tests.report.ledger_figures import DUR_COUNT, DUR_SUM, RENDER_OPS, group, projects, total
+from tests.support.report_stack import Stack, run_cli
 
 pytestmark = pytest.mark.e2e  # Prometheus and demo processes
 

@@ -13,8 +13,8 @@ import pytest
 from otel_perf.report.chromium import screenshot
 from otel_perf.report.render_html import SECTIONS
 from otel_perf.report.svg import SIGNATURE
-from tests.conftest import require_tool
-from tests.report.conftest import Stack, run_cli
+from tests.support.report_stack import Stack, run_cli
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e  # Prometheus and demo processes
 

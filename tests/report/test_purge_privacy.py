@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
-from tests.report.conftest import run_cli, run_phase, scrape_config
+from tests.support.report_stack import run_cli, run_phase, scrape_config
 from tests.support.servers import Prometheus, free_port
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e  # Prometheus and demo processes
 
@@ -64,6 +64,7 @@ def _series(prometheus: Prometheus, project: str) -> int:
     return len([r for r in prometheus.api("query", query=matcher)["result"] if r["values"]])
 
 
+@pytest.mark.e2e
 def test_report_never_prints_unscrubbed_labels(small_stack: SmallStack, tmp_path: Path):
     """A project named like an e-mail address appears as [EMAIL] in every format."""
     url = small_stack.prometheus.url
@@ -103,6 +104,7 @@ def test_purge_without_confirmation_deletes_nothing(small_stack: SmallStack):
     assert _series(prometheus, "keep") == before
 
 
+@pytest.mark.e2e
 def test_purge_says_when_the_admin_api_is_disabled(tmp_path: Path):
     """Deleting needs --web.enable-admin-api: the message says so (exit 3, no traceback)."""
     require_tool("prometheus")
@@ -152,6 +154,7 @@ class _StaticTarget:
         self._server.server_close()
 
 
+@pytest.mark.e2e
 def test_purge_of_an_unknown_project_changes_nothing(bare_prometheus: Prometheus):
     """No series of the project: a plain message, exit 0."""
     result = run_cli("purge", "--prometheus", bare_prometheus.url, "--project", "ghost", "--yes")

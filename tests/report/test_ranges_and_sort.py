@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from otel_perf import metrics as M
-from tests.report.conftest import Stack, run_cli
 from tests.report.ledger_figures import DUR_COUNT, total
+from tests.support.report_stack import Stack, run_cli
 
 pytestmark = pytest.mark.e2e  # Prometheus and demo processes
 

@@ -8,7 +8,7 @@ import pytest
 from otel_perf.pricing import PriceTable
 from otel_perf.report.facts import Facts
 from otel_perf.report.suggestions import MAX_SUGGESTIONS, suggest
-from tests.report.conftest import Stack, run_cli
+from tests.support.report_stack import Stack, run_cli
 
 PRICES = PriceTable.named("seed")  # the seed's figures, as the demo uses
 

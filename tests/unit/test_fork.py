@@ -17,6 +17,8 @@ from tests.support.servers import http_get
 
 COUNT = "otel_perf_operation_duration_seconds_count"
 
+pytestmark = pytest.mark.e2e  # forks worker processes
+
 
 def _count(registry: CollectorRegistry) -> float:
     body, _ = generate(registry, "text/plain")

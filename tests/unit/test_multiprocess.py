@@ -17,6 +17,8 @@ from otel_perf.textformat import generate
 
 LABELS = {"operation": "generate_image", "model": "flux-pro", "provider": "black-forest-labs"}
 
+pytestmark = pytest.mark.e2e  # forks worker processes
+
 
 def _samples(handle: otel_perf.OtelPerf) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     body, _ = generate(handle.exposition_registry, "text/plain")

@@ -305,6 +305,7 @@ def test_pusher_pushes_every_interval(pipeline: Any) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.e2e
 def test_forked_child_gets_its_own_identity_exporter_and_thread(pipeline: Any) -> None:
     """A forked child: new service.instance.id, new start time, new exporter, a push thread."""
     made: list[RecordingExporter] = []

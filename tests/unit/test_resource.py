@@ -28,6 +28,7 @@ def test_given_instance_id_is_kept_in_the_configuring_process(monkeypatch: Any) 
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.e2e
 def test_a_forked_child_gets_a_new_instance_id(monkeypatch: Any) -> None:
     """Even a given one: two processes cannot share an identity."""
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=pod-7")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards.cost import cost_dashboard
 from otel_perf.monitoring.dashboards.health import health_dashboard
 from otel_perf.monitoring.dashboards.projects import projects_dashboard
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import Dashboard
 
 __all__ = ["cost_dashboard", "dashboards", "health_dashboard", "projects_dashboard"]

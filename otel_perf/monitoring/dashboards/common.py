@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from otel_perf import metrics as M
 from otel_perf.attributes import GENERATION_OPERATIONS
-from otel_perf.monitoring.config import MonitoringConfig
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import Panel, Variable
 from otel_perf.monitoring.promql import Matcher, Ne, Re, alternatives, labels_of
 from otel_perf.monitoring.promql import selector as _selector

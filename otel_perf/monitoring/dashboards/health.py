@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from otel_perf import metrics as M
-from otel_perf.monitoring.config import MonitoringConfig
 from otel_perf.monitoring.dashboards.common import (
     BUCKET,
     COUNT,
@@ -14,6 +13,7 @@ from otel_perf.monitoring.dashboards.common import (
     variables,
     with_links,
 )
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.grafana import Dashboard, Panel, Query
 from otel_perf.monitoring.promql import Eq, Re, number
 from otel_perf.monitoring.rules import (

@@ -18,9 +18,14 @@ from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from otel_perf.optional_deps import MissingExtraError
 
-from otel_perf.monitoring.config import MonitoringConfig
+try:
+    import yaml
+except ImportError as exc:  # an extra: the core never needs YAML
+    raise MissingExtraError("yaml", "generate", "otel-perf generate") from exc
+
+from otel_perf.monitoring.definition import MonitoringConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

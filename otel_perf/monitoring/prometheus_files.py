@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from otel_perf.monitoring.config import MonitoringConfig
+from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.durations import seconds
 from otel_perf.monitoring.rules import (
     SEVERITIES,

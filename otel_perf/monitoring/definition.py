@@ -12,7 +12,7 @@ any subset of keys; an unknown key or a bad value raises ``ValueError`` naming t
 >>> MonitoringConfig().alerts.high_error_rate.threshold
 0.05
 
-Reading a file: :func:`otel_perf.monitoring.config_file.load_config`.
+Reading a file: :func:`otel_perf.monitoring.definition_file.load_config`.
 """
 
 from __future__ import annotations
