@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e
 

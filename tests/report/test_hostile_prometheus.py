@@ -12,8 +12,8 @@ from otel_perf.report.command import (
     EXIT_PROMETHEUS,
     EXIT_REFUSED,
 )
-from tests.report.conftest import run_cli
 from tests.report.fakes import FakePrometheus
+from tests.support.report_stack import run_cli
 from tests.support.servers import free_port
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
-from tests.report.conftest import run_cli
 from tests.report.fakes import ScriptedExporter, exposition
+from tests.support.report_stack import run_cli
 from tests.support.servers import Prometheus, wait_until
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_tool
-from tests.report.conftest import run_cli
+from tests.support.report_stack import run_cli
 from tests.support.servers import ROOT, DemoProcess, Prometheus, _Process, free_port, wait_until
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e
 MEDIA = 'job="media-api"'
