@@ -320,6 +320,12 @@ def test_seed_alerts_fire_within_one_evaluation_plus_for_of_the_crossing(stacks)
     assert len(times) >= 6  # the counters climbed over several scrapes
     (landing,) = _raw(stack, f'scrape_duration_seconds{{job="{JOB}"}}').values()
     took = dict(landing)
+    # A sample lands in the TSDB some time after its scrape ends (parse, append, commit). On
+    # an idle machine that is well under a second; on a CPU-starved one (more runnable
+    # processes than cores over the run: other test suites beside this one) it can miss the
+    # next evaluation, so one more evaluation is allowed then, and only then.
+    starved = max(os.getloadavg()[:2]) > (os.cpu_count() or 1)
+    slack = 1.0 + (step if starved else 0.0)
     timings: dict[str, list[dict[str, Any]]] = {}
     late = []
     for seed in _seed_alerts(stack):
@@ -332,9 +338,10 @@ def test_seed_alerts_fire_within_one_evaluation_plus_for_of_the_crossing(stacks)
             delay, bound = fired[key] - truth[key], hold + step + took[truth[key]]
             rows.append({"group": list(key), "crossed_at": truth[key], "fired_at": fired[key],
                          "delay_s": round(delay, 3), "bound_s": round(bound, 3)})  # fmt: skip
-            if not hold <= delay <= bound + 1:
+            if not hold <= delay <= bound + slack:
                 late.append((seed.name, key, delay, bound))
     _MEASURED["alert_timings"] = timings
+    _MEASURED["alert_timing_slack_s"] = slack
     assert late == []
 
 
