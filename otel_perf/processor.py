@@ -19,17 +19,15 @@ and logged once: the host application never sees it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, Final
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import StatusCode, TraceFlags
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from otel_perf import attributes as A
-from otel_perf import foreign
+from otel_perf import foreign, sdk_access
 from otel_perf.classify import normalize_error_type
 from otel_perf.config import Settings
 from otel_perf.count_once import CountOnce
@@ -213,6 +211,8 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._pending = self.metrics.pending
         self._apply_every = self.metrics.apply_every
         self._enabled = True
+        self._start_fields = sdk_access.span_start_fields
+        self._end_fields = sdk_access.span_end_fields
 
     def disable(self) -> None:
         """Stop recording (a provider offers no way to remove a processor)."""
@@ -234,15 +234,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         if not self._enabled:
             return
         try:
-            context: Any
-            attrs: Mapping[str, Any]
-            if _SDK_LAYOUT and isinstance(span, ReadableSpan):
-                context = span._context  # see _sdk_layout()
-                bounded = span._attributes
-                attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
-            else:
-                context = span.context
-                attrs = span.attributes or {}
+            context, attrs = self._start_fields(span)  # otel_perf.sdk_access
             op = attrs.get(A.OPERATION)
             if op is None or context is None:
                 return  # foreign spans are counted at end only; their names may change
@@ -271,20 +263,9 @@ class PerformanceSpanProcessor(SpanProcessor):
         if not self._enabled:
             return
         try:
-            context: Any
-            attrs: Mapping[str, Any]
-            if _SDK_LAYOUT and type(span) is ReadableSpan:
-                # The SDK's own fields, read without a property call each (see _sdk_layout()).
-                context, parent = span._context, span._parent
-                start, end = span._start_time, span._end_time
-                failed = span._status._status_code is _ERROR
-                bounded = span._attributes
-                attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
-            else:
-                context, parent = span.context, span.parent
-                start, end = span.start_time, span.end_time
-                failed = span.status.status_code is _ERROR
-                attrs = span.attributes or {}
+            # The span's fields in one call (otel_perf.sdk_access: direct reads where the
+            # SDK allows, public properties otherwise).
+            context, parent, start, end, failed, attrs = self._end_fields(span)
             trace_id = 0
             span_id = None
             if context is not None:
@@ -467,42 +448,6 @@ class PerformanceSpanProcessor(SpanProcessor):
             self._routes.clear()  # bounded under a flood of distinct models or routes
         self._routes[key] = route
         return route
-
-
-def _sdk_layout() -> bool:
-    """Whether this SDK keeps span fields where ``on_end`` reads them directly.
-
-    Every property of ``ReadableSpan`` and ``SpanContext`` is a Python-level call (60-130 ns
-    each, about ten per span), and ``attributes`` builds a new ``MappingProxyType`` over a
-    ``BoundedAttributes`` whose ``get`` is two more calls. The values all live in plain
-    fields: checked once here against the public API on a probe span; if any differs (a
-    future SDK), ``on_end`` uses the public properties.
-    """
-    try:
-        context = SpanContext(0x1234, 0x56, is_remote=False, trace_flags=TraceFlags(1))
-        span = ReadableSpan(
-            name="probe",
-            context=context,
-            parent=context,
-            attributes=BoundedAttributes(attributes={"k": "v"}),
-            status=Status(StatusCode.ERROR),
-            start_time=1,
-            end_time=2,
-        )
-        return (
-            span._context is span.context
-            and span._parent is span.parent is context
-            and (context[0], context[1], context[3]) == (0x1234, 0x56, context.trace_flags)
-            and (span._start_time, span._end_time) == (span.start_time, span.end_time)
-            and span._status._status_code is span.status.status_code is StatusCode.ERROR
-            and type(span._attributes) is BoundedAttributes
-            and span._attributes._dict == dict(span.attributes or {}) == {"k": "v"}
-        )
-    except Exception:  # pragma: no cover - only on an SDK with another layout
-        return False
-
-
-_SDK_LAYOUT: Final = _sdk_layout()
 
 
 def _drop_oldest(table: dict[int, Any]) -> Any:

@@ -29,10 +29,10 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_perf import attributes as A
+from otel_perf import sdk_access
 from otel_perf.classify import classify_error, classify_status
 from otel_perf.pricing import NO_USAGE, Estimate, PriceTable, Usage, normalize_model
 from otel_perf.redact import scrub, scrub_label
@@ -357,9 +357,7 @@ class OperationHandle:
             if failed:
                 span.set_attribute(A.ERROR_TYPE, "unknown")
                 span.set_status(Status(StatusCode.ERROR, "unknown"))
-                if _CAN_RETRACT:
-                    for key in (A.COST_USD, A.COST_SOURCE):
-                        span._attributes.pop(key, None)  # type: ignore[attr-defined]
+                sdk_access.retract_attributes(span, (A.COST_USD, A.COST_SOURCE))
         except Exception:  # pragma: no cover - the SDK span itself is broken
             pass
         try:
@@ -855,7 +853,7 @@ def _generation_template(
     name = f"{operation} {model}" if model else operation
     label_model = normalize_model(model)
     preset = None
-    if _CAN_RETRACT:
+    if sdk_access.can_retract():
         pricing = _runtime.pricing
         estimate = pricing.estimate(operation, label_model)
         attrs[A.COST_SOURCE] = estimate.source
@@ -975,38 +973,7 @@ def _drop_cost(pending: dict[str, Any], estimate: Estimate) -> None:
 def _retract(span: trace.Span, pending: dict[str, Any], estimate: Estimate) -> None:
     """Remove the start-time estimate's attributes the outcome does not set again."""
     keys = (A.COST_SOURCE,) if estimate.usd is None else _PRICED_KEYS
-    for key in keys:
-        if key not in pending:
-            del span._attributes[key]  # type: ignore[attr-defined]  # see _can_retract()
-
-
-def _can_retract() -> bool:
-    """Whether this SDK lets ``_retract`` remove an attribute from a live span.
-
-    The API has no call for it; the SDK span keeps its attributes in a ``BoundedAttributes``
-    (``span._attributes``), mutable until the span ends. Checked once on a probe span with
-    no processor; if it does not hold, estimates are set at the end as before.
-    """
-    try:
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import _Span
-
-        probe = _Span(
-            "probe",
-            trace.SpanContext(1, 1, is_remote=False),
-            attributes={"k": "v", "j": 1},
-            resource=Resource.get_empty(),
-        )
-        probe.start()
-        bounded: Any = probe._attributes
-        del bounded["k"]
-        probe.end()
-        return type(bounded) is BoundedAttributes and dict(probe.attributes or {}) == {"j": 1}
-    except Exception:  # pragma: no cover - only on an SDK with another layout
-        return False
-
-
-_CAN_RETRACT: Final = _can_retract()
+    sdk_access.retract_attributes(span, [key for key in keys if key not in pending])
 
 
 _COST_SOURCES: Final = (A.COST_SOURCE_PROVIDER, A.COST_SOURCE_ESTIMATED)
