@@ -19,6 +19,7 @@ and logged once: the host application never sees it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Final
 
 from opentelemetry.context import Context
@@ -27,15 +28,15 @@ from opentelemetry.trace import StatusCode, TraceFlags
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from otel_perf import attributes as A
-from otel_perf import foreign, sdk_access
+from otel_perf import foreign, sdk_access, tracking
 from otel_perf.classify import normalize_error_type
 from otel_perf.config import Settings
 from otel_perf.count_once import CountOnce
 from otel_perf.metrics import MetricSet, SpanUpdate
-from otel_perf.pricing import is_amount, normalize_model
+from otel_perf.pricing import Usage, is_amount, normalize_model
 from otel_perf.redact import scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error
-from otel_perf.thresholds import FALLBACK_THRESHOLD
+from otel_perf.thresholds import FALLBACK_THRESHOLD, slow_threshold
 
 _GENERATION: Final = "generation"
 _RENDER: Final = "render"
@@ -43,6 +44,7 @@ _API: Final = "api"
 _RENDER_TYPE_OF: Final = {op: render_type for render_type, op in A.RENDER_OPERATIONS.items()}
 _MAX_LABEL_LENGTH: Final = 128
 _SAMPLED: Final = int(TraceFlags.SAMPLED)
+_USAGE_ATTRIBUTES: Final = tuple(A.USAGE_FIELDS.values())
 _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it once
 _INF: Final = math.inf
 _new_record: Final = tuple.__new__
@@ -198,6 +200,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._template_threshold = dict(self.settings.template_thresholds)
         self._foreign = foreign.ForeignSpans(self.settings.pricing, self.settings.api_routes)
         self._routes: dict[tuple[Any, ...], _Route] = {}
+        self._estimates: dict[tuple[Any, ...], tuple[str, float | None]] = {}
         # Known operation -> (its in-progress series, whether its spans are model calls).
         self._running: dict[Any, tuple[Any, bool]] = {}
         # Own spans started and not ended: span id -> (in-progress series, model or None
@@ -211,6 +214,8 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._pending = self.metrics.pending
         self._apply_every = self.metrics.apply_every
         self._enabled = True
+        # A processor wired by hand gives tracked operations its settings, as configure() does.
+        tracking.bind_settings(self.settings)
         self._start_fields = sdk_access.span_start_fields
         self._end_fields = sdk_access.span_end_fields
 
@@ -223,6 +228,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         so the child records on its own (with files, into its own)."""
         self._in_flight.clear()
         self._routes.clear()
+        self._estimates.clear()
         self._running.clear()
         self._covered.clear()
         self._once = CountOnce(self.settings.pricing, self._in_flight, self._covered)
@@ -335,8 +341,11 @@ class PerformanceSpanProcessor(SpanProcessor):
                     timed = route.ok or route.resolve_ok()
                     threshold = route.threshold
                     if kind is _RENDER and self._template_threshold:
-                        threshold = self._template_threshold.get(
-                            str(attrs.get(A.RENDER_TEMPLATE_ID)), threshold
+                        threshold = slow_threshold(
+                            route.op,
+                            attrs.get(A.RENDER_TEMPLATE_ID),
+                            self._threshold,
+                            self._template_threshold,
                         )
                     if duration > threshold:
                         slow = route.slow or route.resolve_slow()
@@ -360,17 +369,21 @@ class PerformanceSpanProcessor(SpanProcessor):
                     )
 
             unpriced = cost = None
-            usd: Any = 0.0
-            if attrs.get(A.COST_SOURCE) == A.COST_SOURCE_UNPRICED:
+            source = attrs.get(A.COST_SOURCE)
+            usd: Any = attrs.get(A.COST_USD)
+            if source is None and usd is None and own and kind is _GENERATION and not failed:
+                # Marked as ours but not priced by tracking (made by hand): priced here
+                # from its usage, the way a foreign span is.
+                source, usd = self._estimate(route, attrs)
+            if source == A.COST_SOURCE_UNPRICED:
                 unpriced = route.unpriced or route.resolve_unpriced()
-            else:
-                usd = attrs.get(A.COST_USD)
-                if usd is not None:
-                    # The common case inline: a finite float >= 0 (NaN fails the comparison).
-                    if not ((type(usd) is float and 0.0 <= usd < _INF) or is_amount(usd)):
-                        count_invalid("cost")
-                    elif usd:
-                        cost = route.cost or route.resolve_cost()
+                usd = 0.0
+            elif usd is not None:
+                # The common case inline: a finite float >= 0 (NaN fails the comparison).
+                if not ((type(usd) is float and 0.0 <= usd < _INF) or is_amount(usd)):
+                    count_invalid("cost")
+                elif usd:
+                    cost = route.cost or route.resolve_cost()
 
             retries = queue_wait = None
             attempt = attrs.get(A.RETRY_ATTEMPT)
@@ -429,6 +442,25 @@ class PerformanceSpanProcessor(SpanProcessor):
         # One C-level copy first: iterating the live dict could see it change size.
         return [entry[0] for entry in list(self._in_flight.values())]
 
+    def _estimate(self, route: _Route, attrs: Mapping[str, Any]) -> tuple[str, float | None]:
+        """(cost source, estimated usd) for a span's usage attributes, from this processor's
+        price table; cached per route and usage."""
+        shape = (route, *(attrs.get(attribute) for attribute, _ in _USAGE_ATTRIBUTES))
+        known = self._estimates.get(shape)
+        if known is not None:
+            return known
+        usage: dict[str, Any] = {}
+        for (name, (_, kind)), value in zip(A.USAGE_FIELDS.items(), shape[1:], strict=True):
+            if type(value) is kind or (kind is float and type(value) is int):
+                usage[name] = value
+            elif value is not None:
+                count_invalid(f"usage.{name}")
+        estimate = self.settings.pricing.estimate(route.op, route.model, Usage(**usage))
+        if len(self._estimates) >= MAX_ROUTES:
+            self._estimates.clear()
+        known = self._estimates[shape] = (estimate.source, estimate.usd)
+        return known
+
     def _route(self, key: tuple[Any, ...]) -> _Route:
         op, model, provider, endpoint, project = key
         kind = self._kind.get(op)
@@ -442,7 +474,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             _label(provider),
             _label(endpoint),
             _label(project),
-            self._threshold.get(op, FALLBACK_THRESHOLD),
+            slow_threshold(op, None, self._threshold, self._template_threshold),
         )
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # bounded under a flood of distinct models or routes

@@ -34,6 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_perf import attributes as A
 from otel_perf import sdk_access
 from otel_perf.classify import classify_error, classify_status
+from otel_perf.config import Settings
 from otel_perf.pricing import NO_USAGE, Estimate, PriceTable, Usage, normalize_model
 from otel_perf.redact import scrub, scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error, warn_once
@@ -46,19 +47,7 @@ _RENDER: Final = "render"
 _API: Final = "api"
 _MAX_ATTRIBUTE_STRING: Final = 1024
 _FEW_ATTRIBUTES: Final = 3
-_USAGE_FIELDS: Final = {
-    "images": (A.USAGE_IMAGES, int),
-    "image_size": (A.USAGE_IMAGE_SIZE, str),
-    "image_quality": (A.USAGE_IMAGE_QUALITY, str),
-    "videos": (A.USAGE_VIDEOS, int),
-    "video_seconds": (A.USAGE_VIDEO_SECONDS, float),
-    "audio_seconds": (A.USAGE_AUDIO_SECONDS, float),
-    "characters": (A.USAGE_CHARACTERS, int),
-    "input_tokens": (A.GEN_AI_USAGE_INPUT_TOKENS, int),
-    "output_tokens": (A.GEN_AI_USAGE_OUTPUT_TOKENS, int),
-    "video_resolution": (A.USAGE_VIDEO_RESOLUTION, str),
-    "video_audio": (A.USAGE_VIDEO_AUDIO, bool),
-}
+_USAGE_FIELDS: Final = A.USAGE_FIELDS
 #: Tracked operations nested in one context at most; deeper ones are still recorded but not
 #: made current, so operations entered and never exited cannot chain memory without bound.
 MAX_NESTING: Final = 64
@@ -109,6 +98,19 @@ def bind(
     _runtime.template_thresholds = dict(template_thresholds or {})
     _generation_templates.clear()  # their estimates came from the previous price table
     _runtime.generation_operations = frozenset((*A.GENERATION_OPERATIONS, *extra_operations))
+
+
+def bind_settings(settings: Settings) -> None:
+    """Price, accept operations and apply thresholds from ``settings``, keeping the tracer:
+    a ``PerformanceSpanProcessor`` calls this when it is created, so one wired by hand
+    gives tracked operations the same settings as one ``configure()`` made."""
+    bind(
+        _runtime.tracer,
+        settings.pricing,
+        settings.extra_operations,
+        thresholds=settings.thresholds,
+        template_thresholds=settings.template_thresholds,
+    )
 
 
 def unbind() -> None:
