@@ -278,15 +278,29 @@ class OperationHandle:
         else:
             _ignored("status_code", code)
 
-    def fail(self, reason: str, message: str | None = None) -> None:
-        """Mark the operation failed with an explicit reason, without raising.
+    def fail(self, reason: str | BaseException, message: str | None = None) -> None:
+        """Mark the operation failed, without raising; the span ends when the operation does
+        (the ``with`` block, the decorated call, or :meth:`end`).
 
-        ``reason`` is a render failure reason for renders (``timeout``, ``memory_exceeded``,
+        Unlike ``opentelemetry-util-genai``'s ``fail(error)``, this does not end the span:
+        the equivalent of that call here is :meth:`end` with the exception.
+
+        ``reason`` is an exception (classified like one raised out of the operation) or a
+        reason name: a render failure reason for renders (``timeout``, ``memory_exceeded``,
         ``invalid_composition``, ``missing_asset``, ``codec_error``, ``unknown``) and an
         API error type otherwise (``rate_limit``, ``authentication``, ``timeout``,
         ``safety_block``, ``server_error``, ``client_error``, ``network``, ``unknown``).
         An unknown reason is recorded as ``unknown`` and logged once.
         """
+        if isinstance(reason, BaseException):
+            try:
+                classified = classify_error(reason, render=self._kind is _RENDER)
+                text = scrub(reason) if message is None else scrub(message)
+            except Exception as exc:  # pragma: no cover - classify and scrub never raise
+                _misused("fail", exc)
+                classified, text = "unknown", None
+            self._failure = (classified, text)
+            return
         accepted = A.RENDER_FAILURE_REASONS if self._kind is _RENDER else A.API_ERROR_TYPES
         if type(reason) is not str or reason not in accepted:
             count_invalid("fail.reason")

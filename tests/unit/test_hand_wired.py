@@ -140,3 +140,35 @@ def test_hand_made_span_prices_are_cached_per_usage():
         ).end()
     assert len(processor._estimates) == 2
     assert wired.total(COST) == pytest.approx(0.25 * 4)
+
+
+def test_fail_with_an_exception_classifies_it(pipeline):
+    """fail(exc) records the exception's class of failure, not 'unknown'; the span ends later."""
+    with otel_perf.track_generation("generate_image", model="flux-pro") as op:
+        op.fail(TimeoutError("provider took too long"))
+        assert op.span.is_recording()  # unlike util-genai's fail(): ended by the with block
+    with otel_perf.track_render("video") as render:
+        render.fail(MemoryError())
+    generated, rendered = pipeline.spans()
+    assert generated.attributes[A.ERROR_TYPE] == "timeout"
+    assert generated.status.description == "provider took too long"
+    assert rendered.attributes[A.ERROR_TYPE] == "memory_exceeded"
+    errors = [
+        s.value
+        for m in pipeline.registry.collect()
+        for s in m.samples
+        if s.name == "otel_perf_operation_errors_total"
+        and s.labels.get("operation") == "generate_image"
+        and s.labels.get("error_type") == "timeout"
+    ]
+    assert errors == [1.0]
+
+
+def test_public_names():
+    """Settings is exported; the seed's names live in otel_perf.compat, still importable."""
+    import otel_perf.compat
+
+    assert otel_perf.Settings is Settings and "Settings" in otel_perf.__all__
+    for name in otel_perf.compat.__all__:
+        assert name not in otel_perf.__all__
+        assert getattr(otel_perf, name) is getattr(otel_perf.compat, name)
