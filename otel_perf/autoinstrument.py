@@ -21,7 +21,7 @@ from otel_perf.config import parse_bool
 logger = logging.getLogger("otel_perf")
 
 
-class OtelPerfInstrumentor(BaseInstrumentor):
+class OtelPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Calls ``otel_perf.configure()`` (settings from the environment) when enabled."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

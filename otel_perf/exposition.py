@@ -124,10 +124,11 @@ def _respond(
 ) -> tuple[str, list[tuple[str, str]], bytes]:
     gzipped = not disable_compression and gzip_accepted(accept_encoding or "")
     key = (id(registry), choose_encoder(accept or "")[1], gzipped, repr(sorted(params.items())))
-    return renders.get(
+    response: tuple[str, list[tuple[str, str]], bytes] = renders.get(
         key,
         lambda: render_response(registry, accept, accept_encoding, params, disable_compression),
     )
+    return response
 
 
 def make_wsgi_app(

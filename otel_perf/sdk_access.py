@@ -276,7 +276,7 @@ class _RecordUnsampled(_KeepAttributes, sampling.Sampler):
 
 if _SdkAlwaysRecord is not None:
 
-    class _AlwaysRecord(_KeepAttributes, _SdkAlwaysRecord):
+    class _AlwaysRecord(_KeepAttributes, _SdkAlwaysRecord):  # type: ignore[misc]
         """The SDK's ``AlwaysRecordSampler``, keeping the span's attributes on a DROP."""
 
         def __init__(self, delegate: sampling.Sampler) -> None:
