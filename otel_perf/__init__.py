@@ -22,12 +22,12 @@ from otel_perf.compat import (  # noqa: F401 - the seed's names, kept importable
     stats,
 )
 from otel_perf.config import Settings
+from otel_perf.configuration import OtelPerf, RecordUnsampledSampler, configure
 from otel_perf.estimate import estimate_cost
 from otel_perf.exposition import make_asgi_app, make_wsgi_app
 from otel_perf.pricing import CostEstimate, Estimate, PriceLine, PriceTable, Usage, normalize_model
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.redact import scrub
-from otel_perf.setup import OtelPerf, RecordUnsampledSampler, configure
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 from otel_perf.tracking import (
     OperationHandle,

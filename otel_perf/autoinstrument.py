@@ -36,7 +36,7 @@ class OtelPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             enabled = False
         if not enabled:
             return
-        from otel_perf.setup import configure
+        from otel_perf.configuration import configure
 
         try:
             configure(tracer_provider=kwargs.get("tracer_provider"))
@@ -44,7 +44,7 @@ class OtelPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             logger.exception("otel-perf: configure() failed under opentelemetry-instrument")
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        from otel_perf.setup import active
+        from otel_perf.configuration import active
 
         handle = active()
         if handle is not None:

@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from otel_perf.setup import configure
+    from otel_perf.configuration import configure
     from otel_perf.thresholds import DEFAULT_THRESHOLDS
 
     if args.speed <= 0:

@@ -58,9 +58,9 @@ def _target(registry: CollectorRegistry | None) -> Callable[[], CollectorRegistr
         return lambda: registry
 
     def configured() -> CollectorRegistry:
-        from otel_perf import setup  # setup imports this module
+        from otel_perf import configuration  # it imports this module
 
-        handle = setup.active()
+        handle = configuration.active()
         served = None if handle is None else handle.exposition_registry
         return served if served is not None else REGISTRY
 

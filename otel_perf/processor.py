@@ -14,6 +14,12 @@ and logged once: the host application never sees it.
 >>> from opentelemetry.sdk.trace import TracerProvider
 >>> provider = TracerProvider()
 >>> provider.add_span_processor(PerformanceSpanProcessor(registry=CollectorRegistry()))
+
+The processor owns the settings (``Settings``): created by hand like this or by
+``configure()``, it prices generations from its price table (a span that carries no cost
+is priced from its usage attributes, ours or another instrumentation's, or counted
+unpriced), applies its thresholds, and hands the same settings to ``track_generation``
+(its extra operations are accepted, its prices go on the spans).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from otel_perf import selfmonitor, setup, tracking
+from otel_perf import configuration, selfmonitor, tracking
 
 
 class Captured:
@@ -80,7 +80,7 @@ def capture(**settings: Any) -> Iterator[Captured]:
     Raises ``RuntimeError`` if otel-perf is already configured (a ``configure()`` call
     would return that handle, and its metrics would go elsewhere).
     """
-    if setup.active() is not None:
+    if configuration.active() is not None:
         raise RuntimeError(
             "otel_perf.testing.capture(): otel-perf is already configured; "
             "shut that handle down first"
@@ -92,7 +92,7 @@ def capture(**settings: Any) -> Iterator[Captured]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    handle = setup.configure(
+    handle = configuration.configure(
         tracer_provider=provider,
         registry=registry,
         prometheus_port=None,

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from otel_perf import selfmonitor, setup, tracking
+from otel_perf import configuration, selfmonitor, tracking
 from otel_perf.config import Settings
 from otel_perf.processor import PerformanceSpanProcessor
 
@@ -33,7 +33,7 @@ def _reset_global_state() -> Iterator[None]:
     """Each test starts unconfigured, with no internal errors counted."""
     selfmonitor.reset()
     yield
-    handle = setup.active()
+    handle = configuration.active()
     if handle is not None:
         handle.shutdown()
     tracking.unbind()

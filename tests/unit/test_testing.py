@@ -6,7 +6,7 @@ import pytest
 
 import otel_perf
 from otel_perf import attributes as A
-from otel_perf import selfmonitor, setup, tracking
+from otel_perf import configuration, selfmonitor, tracking
 from otel_perf.testing import capture
 
 
@@ -26,8 +26,8 @@ def test_capture_resets_global_state():
     """After the block: not configured, tracking on the bundled prices, no counts left."""
     with capture(extra_operations=("upscale_image",)):
         selfmonitor.count_invalid("cost")
-        assert setup.active() is not None
-    assert setup.active() is None
+        assert configuration.active() is not None
+    assert configuration.active() is None
     assert selfmonitor.invalid_value_counts() == {}
     assert "upscale_image" not in tracking._runtime.generation_operations
 
