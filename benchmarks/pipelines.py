@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 
 import otel_perf
-from otel_perf import setup
+from otel_perf import configuration
 
 OPERATION = "generate_image"
 MODEL = "flux"
@@ -57,7 +57,7 @@ class Ours:
     """``configure()`` on its own provider, then the same batch processor."""
 
     def __init__(self, *, prometheus_port: int | None = None, **settings: Any) -> None:
-        active = setup.active()
+        active = configuration.active()
         if active is not None:
             active.shutdown()
         self.registry = CollectorRegistry()
@@ -92,7 +92,7 @@ def final_attributes() -> dict[str, Any]:
     provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    active = setup.active()
+    active = configuration.active()
     if active is not None:
         active.shutdown()
     handle = otel_perf.configure(

@@ -13,14 +13,22 @@ from otel_perf.attributes import (
     RENDER_TYPES,
 )
 from otel_perf.classify import classify_error, classify_status
+from otel_perf.compat import (  # noqa: F401 - the seed's names, kept importable (otel_perf.compat)
+    PERFORMANCE_THRESHOLDS,
+    ErrorPerformanceStats,
+    error_rate,
+    is_slow,
+    reset_stats,
+    stats,
+)
+from otel_perf.config import Settings
+from otel_perf.configuration import OtelPerf, RecordUnsampledSampler, configure
 from otel_perf.estimate import estimate_cost
 from otel_perf.exposition import make_asgi_app, make_wsgi_app
 from otel_perf.pricing import CostEstimate, Estimate, PriceLine, PriceTable, Usage, normalize_model
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.redact import scrub
-from otel_perf.setup import OtelPerf, RecordUnsampledSampler, configure
-from otel_perf.stats import ErrorPerformanceStats, reset_stats, stats
-from otel_perf.thresholds import DEFAULT_THRESHOLDS, error_rate, is_slow
+from otel_perf.thresholds import DEFAULT_THRESHOLDS
 from otel_perf.tracking import (
     OperationHandle,
     current_operation,
@@ -31,17 +39,13 @@ from otel_perf.tracking import (
 )
 from otel_perf.version import __version__
 
-PERFORMANCE_THRESHOLDS = DEFAULT_THRESHOLDS  # the TRACK-008 name
-
 __all__ = [
     "API_ERROR_TYPES",
     "DEFAULT_THRESHOLDS",
     "GENERATION_OPERATIONS",
-    "PERFORMANCE_THRESHOLDS",
     "RENDER_FAILURE_REASONS",
     "RENDER_TYPES",
     "CostEstimate",
-    "ErrorPerformanceStats",
     "Estimate",
     "OperationHandle",
     "OtelPerf",
@@ -49,6 +53,7 @@ __all__ = [
     "PriceLine",
     "PriceTable",
     "RecordUnsampledSampler",
+    "Settings",
     "Usage",
     "__version__",
     "classify_error",
@@ -56,15 +61,11 @@ __all__ = [
     "configure",
     "current_operation",
     "deadline",
-    "error_rate",
     "estimate_cost",
-    "is_slow",
     "make_asgi_app",
     "make_wsgi_app",
     "normalize_model",
-    "reset_stats",
     "scrub",
-    "stats",
     "track_api_call",
     "track_generation",
     "track_render",

@@ -221,4 +221,4 @@ class ViewRegistry(CollectorRegistry):
         super().__init__(auto_describe=False)
         self.aggregate = Aggregate(metrics, directory)
         self.register(self.aggregate)
-        MultiProcessCollector(self, path=directory)
+        MultiProcessCollector(self, path=directory)  # type: ignore[no-untyped-call]

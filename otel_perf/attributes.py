@@ -143,3 +143,19 @@ RESERVED_ATTRIBUTES: Final = frozenset({
     GEN_AI_RESPONSE_MODEL, GEN_AI_PROVIDER_NAME, GEN_AI_SYSTEM, HTTP_ROUTE, HTTP_REQUEST_METHOD,
     HTTP_RESPONSE_STATUS_CODE,
 })  # fmt: skip
+
+#: ``OperationHandle.set_usage`` keyword -> (span attribute, value type). The processor reads
+#: the same attributes back into a :class:`~otel_perf.pricing.Usage` to price a span.
+USAGE_FIELDS: Final = {
+    "images": (USAGE_IMAGES, int),
+    "image_size": (USAGE_IMAGE_SIZE, str),
+    "image_quality": (USAGE_IMAGE_QUALITY, str),
+    "videos": (USAGE_VIDEOS, int),
+    "video_seconds": (USAGE_VIDEO_SECONDS, float),
+    "audio_seconds": (USAGE_AUDIO_SECONDS, float),
+    "characters": (USAGE_CHARACTERS, int),
+    "input_tokens": (GEN_AI_USAGE_INPUT_TOKENS, int),
+    "output_tokens": (GEN_AI_USAGE_OUTPUT_TOKENS, int),
+    "video_resolution": (USAGE_VIDEO_RESOLUTION, str),
+    "video_audio": (USAGE_VIDEO_AUDIO, bool),
+}

@@ -21,7 +21,7 @@ from otel_perf.config import parse_bool
 logger = logging.getLogger("otel_perf")
 
 
-class OtelPerfInstrumentor(BaseInstrumentor):
+class OtelPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Calls ``otel_perf.configure()`` (settings from the environment) when enabled."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -36,7 +36,7 @@ class OtelPerfInstrumentor(BaseInstrumentor):
             enabled = False
         if not enabled:
             return
-        from otel_perf.setup import configure
+        from otel_perf.configuration import configure
 
         try:
             configure(tracer_provider=kwargs.get("tracer_provider"))
@@ -44,7 +44,7 @@ class OtelPerfInstrumentor(BaseInstrumentor):
             logger.exception("otel-perf: configure() failed under opentelemetry-instrument")
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        from otel_perf.setup import active
+        from otel_perf.configuration import active
 
         handle = active()
         if handle is not None:

@@ -341,7 +341,7 @@ def _resolve_port(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> int | 
         return None
     if arg is not _UNSET:
         return _check_port("prometheus_port", arg)
-    return _from_env(env, "OTEL_PERF_PROMETHEUS_PORT", _parse_port, 9464)
+    return _from_env(env, "OTEL_PERF_PROMETHEUS_PORT", _parse_port, 9464)  # type: ignore[no-any-return]
 
 
 def _resolve_pricing(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> PriceTable:

@@ -58,9 +58,9 @@ def _target(registry: CollectorRegistry | None) -> Callable[[], CollectorRegistr
         return lambda: registry
 
     def configured() -> CollectorRegistry:
-        from otel_perf import setup  # setup imports this module
+        from otel_perf import configuration  # it imports this module
 
-        handle = setup.active()
+        handle = configuration.active()
         served = None if handle is None else handle.exposition_registry
         return served if served is not None else REGISTRY
 
@@ -124,10 +124,11 @@ def _respond(
 ) -> tuple[str, list[tuple[str, str]], bytes]:
     gzipped = not disable_compression and gzip_accepted(accept_encoding or "")
     key = (id(registry), choose_encoder(accept or "")[1], gzipped, repr(sorted(params.items())))
-    return renders.get(
+    response: tuple[str, list[tuple[str, str]], bytes] = renders.get(
         key,
         lambda: render_response(registry, accept, accept_encoding, params, disable_compression),
     )
+    return response
 
 
 def make_wsgi_app(

@@ -307,7 +307,7 @@ class LimitedMetric(Collector):
         self.family_name = spec.name.removesuffix("_total") if spec.kind == "counter" else spec.name
         self.bounds = tuple(float(b) for b in buckets if b != float("inf"))
         #: ``le`` label values, +Inf included, formatted once.
-        self.le = tuple(floatToGoString(b) for b in (*self.bounds, float("inf")))
+        self.le = tuple(floatToGoString(b) for b in (*self.bounds, float("inf")))  # type: ignore[no-untyped-call]
         self._limit = max(limit - 1, 0)
         self._children: dict[tuple[str, ...], Any] = {}
         self._lock = lock

@@ -100,7 +100,7 @@ class _File:
         from prometheus_client.mmap_dict import MmapedDict
 
         self.path = path
-        self._dict = MmapedDict(path)
+        self._dict = MmapedDict(path)  # type: ignore[no-untyped-call]
         self.mmap: Any = self._dict._m
 
     def position(self, key: str) -> int:
@@ -108,7 +108,7 @@ class _File:
         positions = self._dict._positions
         pos = positions.get(key)
         if pos is None:
-            self._dict._init_value(key)
+            self._dict._init_value(key)  # type: ignore[no-untyped-call]
             self.mmap = self._dict._m  # remapped if the file grew
             pos = positions[key]
         return int(pos)
@@ -119,7 +119,7 @@ class _File:
 
     def close(self) -> None:
         try:
-            self._dict.close()
+            self._dict.close()  # type: ignore[no-untyped-call]
         except Exception:  # pragma: no cover - already closed
             pass
 
@@ -130,7 +130,7 @@ _pack: Final = struct.Struct("d").pack
 def read_file(path: str) -> Iterator[tuple[str, float]]:
     from prometheus_client.mmap_dict import MmapedDict
 
-    for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(path):
+    for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(path):  # type: ignore[no-untyped-call]
         yield key, value
 
 
@@ -370,7 +370,7 @@ def mark_process_dead(pid: int, directory: str | None = None) -> None:
         pass
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(pid, directory)
+    multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 # --- Whose files: pids and liveness --------------------------------------------------------

@@ -14,6 +14,12 @@ and logged once: the host application never sees it.
 >>> from opentelemetry.sdk.trace import TracerProvider
 >>> provider = TracerProvider()
 >>> provider.add_span_processor(PerformanceSpanProcessor(registry=CollectorRegistry()))
+
+The processor owns the settings (``Settings``): created by hand like this or by
+``configure()``, it prices generations from its price table (a span that carries no cost
+is priced from its usage attributes, ours or another instrumentation's, or counted
+unpriced), applies its thresholds, and hands the same settings to ``track_generation``
+(its extra operations are accepted, its prices go on the spans).
 """
 
 from __future__ import annotations
@@ -22,22 +28,21 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import StatusCode, TraceFlags
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from otel_perf import attributes as A
-from otel_perf import foreign
+from otel_perf import foreign, sdk_access, tracking
 from otel_perf.classify import normalize_error_type
 from otel_perf.config import Settings
 from otel_perf.count_once import CountOnce
 from otel_perf.metrics import MetricSet, SpanUpdate
-from otel_perf.pricing import is_amount, normalize_model
+from otel_perf.pricing import Usage, is_amount, normalize_model
 from otel_perf.redact import scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error
-from otel_perf.thresholds import FALLBACK_THRESHOLD
+from otel_perf.thresholds import FALLBACK_THRESHOLD, slow_threshold
 
 _GENERATION: Final = "generation"
 _RENDER: Final = "render"
@@ -45,6 +50,7 @@ _API: Final = "api"
 _RENDER_TYPE_OF: Final = {op: render_type for render_type, op in A.RENDER_OPERATIONS.items()}
 _MAX_LABEL_LENGTH: Final = 128
 _SAMPLED: Final = int(TraceFlags.SAMPLED)
+_USAGE_ATTRIBUTES: Final = tuple(A.USAGE_FIELDS.values())
 _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it once
 _INF: Final = math.inf
 _new_record: Final = tuple.__new__
@@ -200,6 +206,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._template_threshold = dict(self.settings.template_thresholds)
         self._foreign = foreign.ForeignSpans(self.settings.pricing, self.settings.api_routes)
         self._routes: dict[tuple[Any, ...], _Route] = {}
+        self._estimates: dict[tuple[Any, ...], tuple[str, float | None]] = {}
         # Known operation -> (its in-progress series, whether its spans are model calls).
         self._running: dict[Any, tuple[Any, bool]] = {}
         # Own spans started and not ended: span id -> (in-progress series, model or None
@@ -213,6 +220,10 @@ class PerformanceSpanProcessor(SpanProcessor):
         self._pending = self.metrics.pending
         self._apply_every = self.metrics.apply_every
         self._enabled = True
+        # A processor wired by hand gives tracked operations its settings, as configure() does.
+        tracking.bind_settings(self.settings)
+        self._start_fields = sdk_access.span_start_fields
+        self._end_fields = sdk_access.span_end_fields
 
     def disable(self) -> None:
         """Stop recording (a provider offers no way to remove a processor)."""
@@ -223,6 +234,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         so the child records on its own (with files, into its own)."""
         self._in_flight.clear()
         self._routes.clear()
+        self._estimates.clear()
         self._running.clear()
         self._covered.clear()
         self._once = CountOnce(self.settings.pricing, self._in_flight, self._covered)
@@ -234,15 +246,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         if not self._enabled:
             return
         try:
-            context: Any
-            attrs: Mapping[str, Any]
-            if _SDK_LAYOUT and isinstance(span, ReadableSpan):
-                context = span._context  # see _sdk_layout()
-                bounded = span._attributes
-                attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
-            else:
-                context = span.context
-                attrs = span.attributes or {}
+            context, attrs = self._start_fields(span)  # otel_perf.sdk_access
             op = attrs.get(A.OPERATION)
             if op is None or context is None:
                 return  # foreign spans are counted at end only; their names may change
@@ -271,20 +275,9 @@ class PerformanceSpanProcessor(SpanProcessor):
         if not self._enabled:
             return
         try:
-            context: Any
-            attrs: Mapping[str, Any]
-            if _SDK_LAYOUT and type(span) is ReadableSpan:
-                # The SDK's own fields, read without a property call each (see _sdk_layout()).
-                context, parent = span._context, span._parent
-                start, end = span._start_time, span._end_time
-                failed = span._status._status_code is _ERROR
-                bounded = span._attributes
-                attrs = bounded._dict if type(bounded) is BoundedAttributes else (bounded or {})
-            else:
-                context, parent = span.context, span.parent
-                start, end = span.start_time, span.end_time
-                failed = span.status.status_code is _ERROR
-                attrs = span.attributes or {}
+            # The span's fields in one call (otel_perf.sdk_access: direct reads where the
+            # SDK allows, public properties otherwise).
+            context, parent, start, end, failed, attrs = self._end_fields(span)
             trace_id = 0
             span_id = None
             if context is not None:
@@ -354,8 +347,11 @@ class PerformanceSpanProcessor(SpanProcessor):
                     timed = route.ok or route.resolve_ok()
                     threshold = route.threshold
                     if kind is _RENDER and self._template_threshold:
-                        threshold = self._template_threshold.get(
-                            str(attrs.get(A.RENDER_TEMPLATE_ID)), threshold
+                        threshold = slow_threshold(
+                            route.op,
+                            attrs.get(A.RENDER_TEMPLATE_ID),
+                            self._threshold,
+                            self._template_threshold,
                         )
                     if duration > threshold:
                         slow = route.slow or route.resolve_slow()
@@ -379,17 +375,21 @@ class PerformanceSpanProcessor(SpanProcessor):
                     )
 
             unpriced = cost = None
-            usd: Any = 0.0
-            if attrs.get(A.COST_SOURCE) == A.COST_SOURCE_UNPRICED:
+            source = attrs.get(A.COST_SOURCE)
+            usd: Any = attrs.get(A.COST_USD)
+            if source is None and usd is None and own and kind is _GENERATION and not failed:
+                # Marked as ours but not priced by tracking (made by hand): priced here
+                # from its usage, the way a foreign span is.
+                source, usd = self._estimate(route, attrs)
+            if source == A.COST_SOURCE_UNPRICED:
                 unpriced = route.unpriced or route.resolve_unpriced()
-            else:
-                usd = attrs.get(A.COST_USD)
-                if usd is not None:
-                    # The common case inline: a finite float >= 0 (NaN fails the comparison).
-                    if not ((type(usd) is float and 0.0 <= usd < _INF) or is_amount(usd)):
-                        count_invalid("cost")
-                    elif usd:
-                        cost = route.cost or route.resolve_cost()
+                usd = 0.0
+            elif usd is not None:
+                # The common case inline: a finite float >= 0 (NaN fails the comparison).
+                if not ((type(usd) is float and 0.0 <= usd < _INF) or is_amount(usd)):
+                    count_invalid("cost")
+                elif usd:
+                    cost = route.cost or route.resolve_cost()
 
             retries = queue_wait = None
             attempt = attrs.get(A.RETRY_ATTEMPT)
@@ -448,6 +448,25 @@ class PerformanceSpanProcessor(SpanProcessor):
         # One C-level copy first: iterating the live dict could see it change size.
         return [entry[0] for entry in list(self._in_flight.values())]
 
+    def _estimate(self, route: _Route, attrs: Mapping[str, Any]) -> tuple[str, float | None]:
+        """(cost source, estimated usd) for a span's usage attributes, from this processor's
+        price table; cached per route and usage."""
+        shape = (route, *(attrs.get(attribute) for attribute, _ in _USAGE_ATTRIBUTES))
+        known = self._estimates.get(shape)
+        if known is not None:
+            return known
+        usage: dict[str, Any] = {}
+        for (name, (_, kind)), value in zip(A.USAGE_FIELDS.items(), shape[1:], strict=True):
+            if type(value) is kind or (kind is float and type(value) is int):
+                usage[name] = value
+            elif value is not None:
+                count_invalid(f"usage.{name}")
+        estimate = self.settings.pricing.estimate(route.op, route.model, Usage(**usage))
+        if len(self._estimates) >= MAX_ROUTES:
+            self._estimates.clear()
+        known = self._estimates[shape] = (estimate.source, estimate.usd)
+        return known
+
     def _route(self, key: tuple[Any, ...]) -> _Route:
         op, model, provider, endpoint, project = key
         kind = self._kind.get(op)
@@ -461,48 +480,12 @@ class PerformanceSpanProcessor(SpanProcessor):
             _label(provider),
             _label(endpoint),
             _label(project),
-            self._threshold.get(op, FALLBACK_THRESHOLD),
+            slow_threshold(op, None, self._threshold, self._template_threshold),
         )
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # bounded under a flood of distinct models or routes
         self._routes[key] = route
         return route
-
-
-def _sdk_layout() -> bool:
-    """Whether this SDK keeps span fields where ``on_end`` reads them directly.
-
-    Every property of ``ReadableSpan`` and ``SpanContext`` is a Python-level call (60-130 ns
-    each, about ten per span), and ``attributes`` builds a new ``MappingProxyType`` over a
-    ``BoundedAttributes`` whose ``get`` is two more calls. The values all live in plain
-    fields: checked once here against the public API on a probe span; if any differs (a
-    future SDK), ``on_end`` uses the public properties.
-    """
-    try:
-        context = SpanContext(0x1234, 0x56, is_remote=False, trace_flags=TraceFlags(1))
-        span = ReadableSpan(
-            name="probe",
-            context=context,
-            parent=context,
-            attributes=BoundedAttributes(attributes={"k": "v"}),
-            status=Status(StatusCode.ERROR),
-            start_time=1,
-            end_time=2,
-        )
-        return (
-            span._context is span.context
-            and span._parent is span.parent is context
-            and (context[0], context[1], context[3]) == (0x1234, 0x56, context.trace_flags)
-            and (span._start_time, span._end_time) == (span.start_time, span.end_time)
-            and span._status._status_code is span.status.status_code is StatusCode.ERROR
-            and type(span._attributes) is BoundedAttributes
-            and span._attributes._dict == dict(span.attributes or {}) == {"k": "v"}
-        )
-    except Exception:  # pragma: no cover - only on an SDK with another layout
-        return False
-
-
-_SDK_LAYOUT: Final = _sdk_layout()
 
 
 def _drop_oldest(table: dict[int, Any]) -> Any:

@@ -147,7 +147,7 @@ def _histogram_lines(
 
 def _exemplar(exemplar: tuple[int, float, int]) -> str:
     trace_id, value, time_ns = exemplar
-    return f' # {{trace_id="{trace_id:032x}"}} {floatToGoString(value)} {time_ns / 1e9}'
+    return f' # {{trace_id="{trace_id:032x}"}} {floatToGoString(value)} {time_ns / 1e9}'  # type: ignore[no-untyped-call]
 
 
 def _label_text(metric: LimitedMetric, series: Any) -> str:
@@ -194,4 +194,4 @@ def _number(value: float) -> str:
     # (Go-style exponents, +Inf, NaN) outside this range, and NaN fails both comparisons.
     if -1e6 < value < 1e6:
         return repr(value)
-    return floatToGoString(value)
+    return floatToGoString(value)  # type: ignore[no-any-return, no-untyped-call]

@@ -29,11 +29,12 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_perf import attributes as A
+from otel_perf import sdk_access
 from otel_perf.classify import classify_error, classify_status
+from otel_perf.config import Settings
 from otel_perf.pricing import NO_USAGE, Estimate, PriceTable, Usage, normalize_model
 from otel_perf.redact import scrub, scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error, warn_once
@@ -46,19 +47,7 @@ _RENDER: Final = "render"
 _API: Final = "api"
 _MAX_ATTRIBUTE_STRING: Final = 1024
 _FEW_ATTRIBUTES: Final = 3
-_USAGE_FIELDS: Final = {
-    "images": (A.USAGE_IMAGES, int),
-    "image_size": (A.USAGE_IMAGE_SIZE, str),
-    "image_quality": (A.USAGE_IMAGE_QUALITY, str),
-    "videos": (A.USAGE_VIDEOS, int),
-    "video_seconds": (A.USAGE_VIDEO_SECONDS, float),
-    "audio_seconds": (A.USAGE_AUDIO_SECONDS, float),
-    "characters": (A.USAGE_CHARACTERS, int),
-    "input_tokens": (A.GEN_AI_USAGE_INPUT_TOKENS, int),
-    "output_tokens": (A.GEN_AI_USAGE_OUTPUT_TOKENS, int),
-    "video_resolution": (A.USAGE_VIDEO_RESOLUTION, str),
-    "video_audio": (A.USAGE_VIDEO_AUDIO, bool),
-}
+_USAGE_FIELDS: Final = A.USAGE_FIELDS
 #: Tracked operations nested in one context at most; deeper ones are still recorded but not
 #: made current, so operations entered and never exited cannot chain memory without bound.
 MAX_NESTING: Final = 64
@@ -109,6 +98,19 @@ def bind(
     _runtime.template_thresholds = dict(template_thresholds or {})
     _generation_templates.clear()  # their estimates came from the previous price table
     _runtime.generation_operations = frozenset((*A.GENERATION_OPERATIONS, *extra_operations))
+
+
+def bind_settings(settings: Settings) -> None:
+    """Price, accept operations and apply thresholds from ``settings``, keeping the tracer:
+    a ``PerformanceSpanProcessor`` calls this when it is created, so one wired by hand
+    gives tracked operations the same settings as one ``configure()`` made."""
+    bind(
+        _runtime.tracer,
+        settings.pricing,
+        settings.extra_operations,
+        thresholds=settings.thresholds,
+        template_thresholds=settings.template_thresholds,
+    )
 
 
 def unbind() -> None:
@@ -276,15 +278,29 @@ class OperationHandle:
         else:
             _ignored("status_code", code)
 
-    def fail(self, reason: str, message: str | None = None) -> None:
-        """Mark the operation failed with an explicit reason, without raising.
+    def fail(self, reason: str | BaseException, message: str | None = None) -> None:
+        """Mark the operation failed, without raising; the span ends when the operation does
+        (the ``with`` block, the decorated call, or :meth:`end`).
 
-        ``reason`` is a render failure reason for renders (``timeout``, ``memory_exceeded``,
+        Unlike ``opentelemetry-util-genai``'s ``fail(error)``, this does not end the span:
+        the equivalent of that call here is :meth:`end` with the exception.
+
+        ``reason`` is an exception (classified like one raised out of the operation) or a
+        reason name: a render failure reason for renders (``timeout``, ``memory_exceeded``,
         ``invalid_composition``, ``missing_asset``, ``codec_error``, ``unknown``) and an
         API error type otherwise (``rate_limit``, ``authentication``, ``timeout``,
         ``safety_block``, ``server_error``, ``client_error``, ``network``, ``unknown``).
         An unknown reason is recorded as ``unknown`` and logged once.
         """
+        if isinstance(reason, BaseException):
+            try:
+                classified = classify_error(reason, render=self._kind is _RENDER)
+                text = scrub(reason) if message is None else scrub(message)
+            except Exception as exc:  # pragma: no cover - classify and scrub never raise
+                _misused("fail", exc)
+                classified, text = "unknown", None
+            self._failure = (classified, text)
+            return
         accepted = A.RENDER_FAILURE_REASONS if self._kind is _RENDER else A.API_ERROR_TYPES
         if type(reason) is not str or reason not in accepted:
             count_invalid("fail.reason")
@@ -357,9 +373,7 @@ class OperationHandle:
             if failed:
                 span.set_attribute(A.ERROR_TYPE, "unknown")
                 span.set_status(Status(StatusCode.ERROR, "unknown"))
-                if _CAN_RETRACT:
-                    for key in (A.COST_USD, A.COST_SOURCE):
-                        span._attributes.pop(key, None)  # type: ignore[attr-defined]
+                sdk_access.retract_attributes(span, (A.COST_USD, A.COST_SOURCE))
         except Exception:  # pragma: no cover - the SDK span itself is broken
             pass
         try:
@@ -855,7 +869,7 @@ def _generation_template(
     name = f"{operation} {model}" if model else operation
     label_model = normalize_model(model)
     preset = None
-    if _CAN_RETRACT:
+    if sdk_access.can_retract():
         pricing = _runtime.pricing
         estimate = pricing.estimate(operation, label_model)
         attrs[A.COST_SOURCE] = estimate.source
@@ -975,38 +989,7 @@ def _drop_cost(pending: dict[str, Any], estimate: Estimate) -> None:
 def _retract(span: trace.Span, pending: dict[str, Any], estimate: Estimate) -> None:
     """Remove the start-time estimate's attributes the outcome does not set again."""
     keys = (A.COST_SOURCE,) if estimate.usd is None else _PRICED_KEYS
-    for key in keys:
-        if key not in pending:
-            del span._attributes[key]  # type: ignore[attr-defined]  # see _can_retract()
-
-
-def _can_retract() -> bool:
-    """Whether this SDK lets ``_retract`` remove an attribute from a live span.
-
-    The API has no call for it; the SDK span keeps its attributes in a ``BoundedAttributes``
-    (``span._attributes``), mutable until the span ends. Checked once on a probe span with
-    no processor; if it does not hold, estimates are set at the end as before.
-    """
-    try:
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import _Span
-
-        probe = _Span(
-            "probe",
-            trace.SpanContext(1, 1, is_remote=False),
-            attributes={"k": "v", "j": 1},
-            resource=Resource.get_empty(),
-        )
-        probe.start()
-        bounded: Any = probe._attributes
-        del bounded["k"]
-        probe.end()
-        return type(bounded) is BoundedAttributes and dict(probe.attributes or {}) == {"j": 1}
-    except Exception:  # pragma: no cover - only on an SDK with another layout
-        return False
-
-
-_CAN_RETRACT: Final = _can_retract()
+    sdk_access.retract_attributes(span, [key for key in keys if key not in pending])
 
 
 _COST_SOURCES: Final = (A.COST_SOURCE_PROVIDER, A.COST_SOURCE_ESTIMATED)

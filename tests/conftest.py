@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from otel_perf import selfmonitor, setup, tracking
+from otel_perf import configuration, selfmonitor, tracking
 from otel_perf.config import Settings
 from tests.support import process_guard
 from tests.support.pipeline import Pipeline
@@ -38,7 +38,7 @@ def _reset_global_state() -> Iterator[None]:
     """Each test starts unconfigured, with no internal errors counted."""
     selfmonitor.reset()
     yield
-    handle = setup.active()
+    handle = configuration.active()
     if handle is not None:
         handle.shutdown()
     tracking.unbind()

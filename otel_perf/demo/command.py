@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the workload, serve /metrics, print the summary; 0 when done."""
-    from otel_perf.setup import configure
+    from otel_perf.configuration import configure
     from otel_perf.thresholds import DEFAULT_THRESHOLDS
 
     if args.speed <= 0:

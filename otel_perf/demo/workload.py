@@ -29,7 +29,7 @@ from otel_perf.tracking import track_api_call, track_generation, track_render
 PROFILES: Final = ("mixed", "healthy", "failing", "suboptimal", "seed")
 
 # (operation, model, provider, typical seconds) for generations.
-_GENERATIONS: Final = (
+_GENERATIONS: Final[tuple[tuple[str, str, str, float], ...]] = (
     ("generate_image", "flux", "black-forest-labs", 8.0),
     ("generate_image", "imagen", "gcp.gemini", 12.0),
     ("generate_image", "nano-banana", "gcp.gemini", 6.0),

@@ -13,7 +13,7 @@ from otel_perf.instrumentors.jobs import JobTracker
 from otel_perf.instrumentors.wrapping import Patcher
 
 
-class MediaInstrumentor(BaseInstrumentor):
+class MediaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Base of the SDK instrumentors (``BaseInstrumentor`` subclasses are singletons)."""
 
     _patcher: Patcher

@@ -56,7 +56,7 @@ def load_config(path: str | Path | None) -> MonitoringConfig:
 
 def config_from_mapping(data: Any, source: str = "config") -> MonitoringConfig:
     """Defaults overridden by a nested mapping (the parsed file)."""
-    return _merge(MonitoringConfig(), data, source, "")
+    return _merge(MonitoringConfig(), data, source, "")  # type: ignore[no-any-return]
 
 
 def _key_of(f: Any) -> str:

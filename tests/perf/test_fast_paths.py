@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Histogram
 import otel_perf
 from otel_perf import attributes as A
 from otel_perf import processor as processor_module
-from otel_perf import tracking
+from otel_perf import sdk_access, tracking
 from otel_perf.config import Settings
 from otel_perf.metrics import MetricSet, duration_buckets
 from otel_perf.pricing import NO_USAGE, PriceTable, Usage
@@ -56,7 +56,7 @@ class _OtherSpan(ReadableSpan):
 
 def test_sdk_layout_is_recognised():
     """On the SDK this package supports, on_end reads span fields directly."""
-    assert processor_module._SDK_LAYOUT is True
+    assert sdk_access.FIELDS_READABLE is True
 
 
 def test_direct_field_reads_equal_public_property_reads(pipeline):
@@ -235,7 +235,7 @@ def test_open_span_table_is_bounded(make_pipeline, monkeypatch):
 
 def test_cost_estimate_set_at_start_is_retracted_on_failure(pipeline):
     """A failed or cancelled generation ends without the estimate it started with."""
-    assert tracking._CAN_RETRACT is True  # the SDK this package supports allows it
+    assert sdk_access.can_retract() is True  # the SDK this package supports allows it
     with otel_perf.track_generation("generate_image", model="flux") as op:
         op.fail("rate_limit")
     with pytest.raises(KeyboardInterrupt):

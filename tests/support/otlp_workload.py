@@ -25,7 +25,7 @@ import traceback
 from pathlib import Path
 
 import otel_perf
-from otel_perf import demo, setup
+from otel_perf import configuration, demo
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 
 SPEED = 400.0
@@ -76,7 +76,7 @@ def main(mode: str, out_dir: Path) -> int:
             code = 0
             try:
                 work(10 + i, out_dir / f"ledger-{i}.json")
-                handle = setup.active()
+                handle = configuration.active()
                 if i % 2 and handle is not None:
                     handle.shutdown()
             except BaseException:

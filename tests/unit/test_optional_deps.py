@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from otel_perf import cli, otlp_metrics, setup
+from otel_perf import cli, configuration, otlp_metrics
 from otel_perf.config import Settings
 from otel_perf.optional_deps import (
     GRPC_METRIC_EXPORTER,
@@ -33,14 +33,14 @@ def test_grpc_span_exporter_without_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, GRPC_TRACE_EXPORTER, None)
     settings = Settings.resolve(env={}, otlp_endpoint="http://127.0.0.1:4317", otlp_protocol="grpc")
     with pytest.raises(MissingExtraError, match=r"otlp_protocol='grpc'.*otel-perf\[grpc\]"):
-        setup._otlp_exporter(settings, explicit=True)
+        configuration._otlp_exporter(settings, explicit=True)
 
 
 def test_http_span_exporter_needs_no_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default protocol works with gRPC absent."""
     monkeypatch.setitem(sys.modules, GRPC_TRACE_EXPORTER, None)
     settings = Settings.resolve(env={}, otlp_endpoint="http://127.0.0.1:4318")
-    exporter = setup._otlp_exporter(settings, explicit=True)
+    exporter = configuration._otlp_exporter(settings, explicit=True)
     assert type(exporter).__module__.startswith("opentelemetry.exporter.otlp.proto.http")
 
 

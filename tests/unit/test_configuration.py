@@ -18,7 +18,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 import otel_perf
-from otel_perf.setup import RecordUnsampledSampler
+from otel_perf.configuration import RecordUnsampledSampler
 
 D = "otel_perf_operation_duration_seconds"
 

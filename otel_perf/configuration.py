@@ -13,20 +13,18 @@ import threading
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import SpanKind
-from opentelemetry.util.types import Attributes
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from otel_perf import otlp_metrics, selfmonitor, tracking
+from otel_perf import otlp_metrics, sdk_access, selfmonitor, tracking
 from otel_perf.config import _UNSET, Settings, parse_bool
 from otel_perf.exposition import Endpoint
 from otel_perf.optional_deps import GRPC_TRACE_EXPORTER, import_optional
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.resource import ProcessResource, TargetInfo
+from otel_perf.sdk_access import RecordUnsampledSampler
 from otel_perf.selfmonitor import warn_once
 from otel_perf.stats import attach as attach_stats
 from otel_perf.version import __version__
@@ -35,40 +33,6 @@ logger = logging.getLogger("otel_perf")
 
 _lock = threading.Lock()
 _active: OtelPerf | None = None
-
-
-class RecordUnsampledSampler(sampling.Sampler):
-    """Wraps a sampler so spans it drops are still recorded (``RECORD_ONLY``).
-
-    Exporters only see sampled spans, so export volume is unchanged; span processors see
-    every span, so metrics stay complete whatever the sampling rate.
-    """
-
-    def __init__(self, delegate: sampling.Sampler) -> None:
-        self.delegate = delegate
-
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Any = None,
-        trace_state: Any = None,
-    ) -> sampling.SamplingResult:
-        result = self.delegate.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
-        if result.decision is sampling.Decision.DROP:
-            # A DROP result carries no attributes; the span keeps the ones it asked for.
-            return sampling.SamplingResult(
-                sampling.Decision.RECORD_ONLY, attributes, result.trace_state
-            )
-        return result
-
-    def get_description(self) -> str:
-        return f"RecordUnsampled{{{self.delegate.get_description()}}}"
 
 
 class OtelPerf:
@@ -152,7 +116,9 @@ class OtelPerf:
         if self.tracer_provider is not None:
             # A provider has no public way to remove a processor: take ours out of its list
             # so configure/shutdown cycles leave exactly one (disabled ones cost per span).
-            _remove_processors(self.tracer_provider, (self.processor, self._export_processor))
+            sdk_access.remove_span_processors(
+                self.tracer_provider, (self.processor, self._export_processor)
+            )
         if self._export_processor is not None:
             self._export_processor.shutdown()
             self._export_processor = None
@@ -391,19 +357,6 @@ def _sdk_disabled() -> bool:
         return False
 
 
-def _remove_processors(provider: TracerProvider, processors: tuple[Any, ...]) -> None:
-    multi = getattr(provider, "_active_span_processor", None)
-    lock = getattr(multi, "_lock", None)
-    if lock is None or type(getattr(multi, "_span_processors", None)) is not tuple:
-        return  # another SDK layout: the disabled processor stays, as before
-    with lock:
-        multi._span_processors = tuple(  # type: ignore[union-attr]
-            p
-            for p in multi._span_processors  # type: ignore[union-attr]
-            if all(p is not ours for ours in processors if ours is not None)
-        )
-
-
 def _provider(given: TracerProvider | None, settings: Settings) -> tuple[TracerProvider, bool]:
     if given is not None:
         _warn_service_name(given, settings)
@@ -443,14 +396,8 @@ def _warn_service_name(provider: TracerProvider, settings: Settings) -> None:
 
 
 def _wrap_sampler(provider: TracerProvider) -> None:
-    if isinstance(provider.sampler, RecordUnsampledSampler):
-        return
-    wrapped = RecordUnsampledSampler(provider.sampler)
-    provider.sampler = wrapped
-    # Tracers created earlier captured the old sampler; update them too.
-    for tracer in list(getattr(provider, "_tracers", {}).values()):
-        if getattr(tracer, "sampler", None) is wrapped.delegate:
-            tracer.sampler = wrapped
+    if not sdk_access.records_unsampled(provider.sampler):
+        sdk_access.set_sampler(provider, sdk_access.record_unsampled(provider.sampler))
 
 
 def _otlp_exporter(settings: Settings, explicit: bool) -> SpanExporter:
