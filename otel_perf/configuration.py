@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -21,7 +22,12 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from otel_perf import otlp_metrics, sdk_access, selfmonitor, tracking
 from otel_perf.config import _UNSET, Settings, parse_bool
 from otel_perf.exposition import Endpoint
-from otel_perf.optional_deps import GRPC_TRACE_EXPORTER, import_optional
+from otel_perf.optional_deps import (
+    GRPC_METRIC_EXPORTER,
+    GRPC_TRACE_EXPORTER,
+    MissingExtraError,
+    import_optional,
+)
 from otel_perf.processor import PerformanceSpanProcessor
 from otel_perf.resource import ProcessResource, TargetInfo
 from otel_perf.sdk_access import RecordUnsampledSampler
@@ -273,6 +279,7 @@ def configure(
             enabled=enabled,
             multiprocess_dir=multiprocess_dir,
         )
+        settings = _grpc_or_http(settings, otlp_protocol, otlp_metrics_protocol)
         if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
             raise ValueError(
                 "tracer_provider must be an opentelemetry.sdk.trace.TracerProvider, got "
@@ -398,6 +405,28 @@ def _warn_service_name(provider: TracerProvider, settings: Settings) -> None:
 def _wrap_sampler(provider: TracerProvider) -> None:
     if not sdk_access.records_unsampled(provider.sampler):
         sdk_access.set_sampler(provider, sdk_access.record_unsampled(provider.sampler))
+
+
+def _grpc_or_http(settings: Settings, span_arg: Any, metric_arg: Any) -> Settings:
+    """gRPC asked for without ``otel-perf[grpc]``: an argument raises (naming the extra);
+    from the environment it is logged and http/protobuf used, like any bad env value."""
+    for field, module, given in (
+        ("otlp_protocol", GRPC_TRACE_EXPORTER, span_arg),
+        ("otlp_metrics_protocol", GRPC_METRIC_EXPORTER, metric_arg),
+    ):
+        if getattr(settings, field) != "grpc":
+            continue
+        try:
+            import_optional(module, "grpc", f"{field}='grpc'")
+        except MissingExtraError as exc:
+            if given is not None:
+                raise
+            logger.error("otel-perf: %s; using http/protobuf (from the environment)", exc)
+            if field == "otlp_protocol":
+                settings = dataclasses.replace(settings, otlp_protocol="http/protobuf")
+            else:
+                settings = dataclasses.replace(settings, otlp_metrics_protocol="http/protobuf")
+    return settings
 
 
 def _otlp_exporter(settings: Settings, explicit: bool) -> SpanExporter:

@@ -94,3 +94,22 @@ def test_core_imports_neither_grpc_nor_yaml() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("ok")
+
+
+def test_grpc_from_the_environment_without_the_extra_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OTEL_EXPORTER_OTLP_PROTOCOL=grpc with no otel-perf[grpc]: logged, http/protobuf used;
+    the same as an argument raises naming the extra."""
+    monkeypatch.setitem(sys.modules, GRPC_TRACE_EXPORTER, None)
+    monkeypatch.setitem(sys.modules, GRPC_METRIC_EXPORTER, None)
+    settings = Settings.resolve(
+        env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, otlp_endpoint="http://127.0.0.1:4318"
+    )
+    assert settings.otlp_protocol == settings.otlp_metrics_protocol == "grpc"
+    with caplog.at_level("ERROR", logger="otel_perf"):
+        fixed = configuration._grpc_or_http(settings, None, None)
+    assert fixed.otlp_protocol == fixed.otlp_metrics_protocol == "http/protobuf"
+    assert caplog.text.count("pip install 'otel-perf[grpc]'") == 2
+    with pytest.raises(MissingExtraError, match=r"otlp_protocol='grpc'"):
+        configuration._grpc_or_http(settings, "grpc", None)
