@@ -15,22 +15,18 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from otel_perf import selfmonitor
 from otel_perf.metrics import (
-    INTERNAL_ERRORS,
-    INVALID_VALUES,
     OVERFLOW,
-    SERIES_OVERFLOW,
+    SELF_SPECS,
     LimitedMetric,
     MetricSet,
     SeriesFamily,
+    self_family,
 )
 from otel_perf.multiprocess import GAUGE_MODE, LIVE, alive, pid_of, read_file
-
-_SELF_METRICS: Final = (SERIES_OVERFLOW, INTERNAL_ERRORS, INVALID_VALUES)
 
 
 class _Row:
@@ -77,7 +73,7 @@ class Aggregate(Collector):
         self._metrics.apply_pending()
         metrics = self._metrics.all
         values: dict[str, dict[tuple[str, ...], Any]] = {name: {} for name in metrics}
-        own: dict[str, dict[str, float]] = {name: {} for name in _SELF_METRICS}
+        own: dict[str, dict[str, float]] = {spec.name: {} for spec in SELF_SPECS}
         le_index = {
             name: {le: i for i, le in enumerate(m.le)}
             for name, m in metrics.items()
@@ -164,17 +160,7 @@ class Aggregate(Collector):
                 self._family(self._metrics.all[name], rows) for name, rows in values.items()
             ]
         # otel-perf's own counts, summed over processes, as _SelfMetricsCollector shows them.
-        docs = {
-            SERIES_OVERFLOW: ("metric", "Label sets folded into __overflow__ by the cardinality limit."),
-            INTERNAL_ERRORS: ("stage", "Errors inside otel-perf, caught so they never reach user code."),
-            INVALID_VALUES: ("field", "Values ignored because they were NaN, negative or of the wrong type."),
-        }  # fmt: skip
-        for name in _SELF_METRICS:
-            label, doc = docs[name]
-            family = CounterMetricFamily(name.removesuffix("_total"), doc, labels=(label,))
-            for value, count in sorted(own[name].items()):
-                family.add_metric((value,), count)
-            families.append(family)
+        families += [self_family(spec, own[spec.name]) for spec in SELF_SPECS]
         return families
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Final, NamedTuple
@@ -92,6 +92,10 @@ class MetricSpec:
     kind: str  # "counter" | "histogram" | "gauge"
     labels: tuple[str, ...]
     help: str
+    #: The OTLP unit. None adds a suffix in the Prometheus translation: ``s`` maps to
+    #: ``seconds``, already the last name token; ``1`` adds ``_ratio`` to gauges only; a
+    #: unit in braces is an annotation and adds nothing.
+    unit: str
 
 
 # `project` (a low-cardinality label: project names, never user ids) is on the metrics a
@@ -100,34 +104,45 @@ class MetricSpec:
 # Route-, template- and threshold-level metrics stay fleet-wide to bound cardinality.
 SPECS: Final = (
     MetricSpec(OPERATION_DURATION, "histogram", ("operation", "model", "provider", "status", "project"),
-               "Duration of tracked operations in seconds, by outcome."),
+               "Duration of tracked operations in seconds, by outcome.", "s"),
     MetricSpec(OPERATION_ERRORS, "counter", ("operation", "model", "provider", "error_type", "project"),
-               "Failed operations by classified error type."),
+               "Failed operations by classified error type.", "{error}"),
     MetricSpec(SLOW_OPERATIONS, "counter", ("operation", "model"),
-               "Operations slower than their configured threshold."),
+               "Operations slower than their configured threshold.", "{operation}"),
     MetricSpec(SLOWNESS_RATIO, "histogram", ("operation",),
-               "Duration divided by threshold, observed for slow operations only."),
+               "Duration divided by threshold, observed for slow operations only.", "1"),
     MetricSpec(RENDER_FAILURES, "counter", ("render_type", "reason", "template"),
-               "Failed renders by classified reason and template."),
+               "Failed renders by classified reason and template.", "{render}"),
     MetricSpec(API_ERRORS, "counter", ("endpoint", "status_code", "error_type"),
-               "Failed API calls by route template, HTTP status and error type."),
+               "Failed API calls by route template, HTTP status and error type.", "{call}"),
     MetricSpec(COST_USD, "counter", ("operation", "model", "provider", "project"),
-               "Cost of operations in US dollars (provider-reported or estimated)."),
+               "Cost of operations in US dollars (provider-reported or estimated).", "{USD}"),
     MetricSpec(UNPRICED_OPERATIONS, "counter", ("operation", "model"),
-               "Generations whose cost is unknown: no price for the model or operation."),
+               "Generations whose cost is unknown: no price for the model or operation.", "{operation}"),
     MetricSpec(RETRIES, "counter", ("operation", "project"),
-               "Operations that were retry attempts (retry attempt number > 0)."),
+               "Operations that were retry attempts (retry attempt number > 0).", "{retry}"),
     MetricSpec(QUEUE_WAIT, "histogram", ("operation",),
-               "Time spent queued before an operation started, in seconds."),
+               "Time spent queued before an operation started, in seconds.", "s"),
     MetricSpec(API_CONSECUTIVE_ERRORS, "gauge", ("endpoint",),
-               "Consecutive failed calls per API route; reset to 0 by a success."),
+               "Consecutive failed calls per API route; reset to 0 by a success.", "{error}"),
     MetricSpec(OPERATIONS_IN_PROGRESS, "gauge", ("operation",),
-               "Operations started and not yet finished."),
+               "Operations started and not yet finished.", "{operation}"),
     MetricSpec(CANCELLED_OPERATIONS, "counter", ("operation",),
-               "Operations ended by cancellation (not counted as errors)."),
+               "Operations ended by cancellation (not counted as errors).", "{operation}"),
 )  # fmt: skip
 
 SPECS_BY_NAME: Final = {spec.name: spec for spec in SPECS}
+
+#: otel-perf's own counters, rendered at scrape time (not in ``SPECS``: they are not
+#: derived from spans and are never folded by the cardinality limit), one label each.
+SELF_SPECS: Final = (
+    MetricSpec(SERIES_OVERFLOW, "counter", ("metric",),
+               "Label sets folded into __overflow__ by the cardinality limit.", "{update}"),
+    MetricSpec(INTERNAL_ERRORS, "counter", ("stage",),
+               "Errors inside otel-perf, caught so they never reach user code.", "{error}"),
+    MetricSpec(INVALID_VALUES, "counter", ("field",),
+               "Values ignored because they were NaN, negative or of the wrong type.", "{value}"),
+)  # fmt: skip
 
 
 def duration_buckets(thresholds: Iterable[float]) -> tuple[float, ...]:
@@ -494,19 +509,21 @@ class _SelfMetricsCollector(Collector):
         self._overflows = overflows
 
     def collect(self) -> Iterable[CounterMetricFamily]:
-        families = (
-            (SERIES_OVERFLOW, "Label sets folded into __overflow__ by the cardinality limit.",
-             "metric", self._overflows.counts),
-            (INTERNAL_ERRORS, "Errors inside otel-perf, caught so they never reach user code.",
-             "stage", selfmonitor.internal_error_counts()),
-            (INVALID_VALUES, "Values ignored because they were NaN, negative or of the wrong type.",
-             "field", selfmonitor.invalid_value_counts()),
-        )  # fmt: skip
-        for name, doc, label, counts in families:
-            family = CounterMetricFamily(name.removesuffix("_total"), doc, labels=(label,))
-            for value, count in sorted(dict(counts).items()):
-                family.add_metric((value,), count)
-            yield family
+        counts = (
+            self._overflows.counts,
+            selfmonitor.internal_error_counts(),
+            selfmonitor.invalid_value_counts(),
+        )
+        for spec, by_label in zip(SELF_SPECS, counts, strict=True):
+            yield self_family(spec, dict(by_label))
+
+
+def self_family(spec: MetricSpec, counts: Mapping[str, float]) -> CounterMetricFamily:
+    """One self-monitoring counter (a :data:`SELF_SPECS` entry) as a scrape-time family."""
+    family = CounterMetricFamily(spec.name.removesuffix("_total"), spec.help, labels=spec.labels)
+    for value, count in sorted(counts.items()):
+        family.add_metric((value,), count)
+    return family
 
 
 class SpanUpdate(NamedTuple):

@@ -67,33 +67,8 @@ logger = logging.getLogger("otel_perf")
 SCOPE: Final = InstrumentationScope("otel_perf", __version__)
 _CUMULATIVE: Final = AggregationTemporality.CUMULATIVE
 
-#: OTLP units. None of them adds a suffix in the Prometheus translation: ``s`` maps to
-#: ``seconds``, already the last name token; ``1`` adds ``_ratio`` to gauges only; a unit in
-#: braces is an annotation and adds nothing.
-UNITS: Final = {
-    M.OPERATION_DURATION: "s",
-    M.OPERATION_ERRORS: "{error}",
-    M.SLOW_OPERATIONS: "{operation}",
-    M.SLOWNESS_RATIO: "1",
-    M.RENDER_FAILURES: "{render}",
-    M.API_ERRORS: "{call}",
-    M.COST_USD: "{USD}",
-    M.UNPRICED_OPERATIONS: "{operation}",
-    M.RETRIES: "{retry}",
-    M.QUEUE_WAIT: "s",
-    M.API_CONSECUTIVE_ERRORS: "{error}",
-    M.OPERATIONS_IN_PROGRESS: "{operation}",
-    M.CANCELLED_OPERATIONS: "{operation}",
-    M.SERIES_OVERFLOW: "{update}",
-    M.INTERNAL_ERRORS: "{error}",
-    M.INVALID_VALUES: "{value}",
-}
-
-_SELF_METRICS: Final = (
-    (M.SERIES_OVERFLOW, "metric", "Label sets folded into __overflow__ by the cardinality limit."),
-    (M.INTERNAL_ERRORS, "stage", "Errors inside otel-perf, caught so they never reach user code."),
-    (M.INVALID_VALUES, "field", "Values ignored because they were NaN, negative or of the wrong type."),
-)  # fmt: skip
+#: OTLP units, from the metric contract (``MetricSpec.unit``).
+UNITS: Final = {spec.name: spec.unit for spec in (*M.SPECS, *M.SELF_SPECS)}
 
 
 def metrics_data(
@@ -111,13 +86,14 @@ def metrics_data(
         selfmonitor.internal_error_counts(),
         selfmonitor.invalid_value_counts(),
     )
-    for (name, label, doc), counts in zip(_SELF_METRICS, self_counts, strict=True):
+    for spec, counts in zip(M.SELF_SPECS, self_counts, strict=True):
         if counts:
+            (label,) = spec.labels
             points = [
                 NumberDataPoint({label: key}, start_ns, now_ns, float(count))
                 for key, count in sorted(dict(counts).items())
             ]
-            out.append(_sum(name, doc, points))
+            out.append(_sum(spec.name, spec.help, points))
     if not out:
         return None
     scope = ScopeMetrics(scope=SCOPE, metrics=out, schema_url="")

@@ -27,12 +27,6 @@ REFERENCE_PATH: Final = "docs/reference.md"
 _READ_ONLY: Final = frozenset({A.GEN_AI_SYSTEM, A.GEN_AI_RESPONSE_MODEL})
 _ATTRIBUTE: Final = re.compile(r"^[a-z_]+\.[a-z_.]+$")
 
-_SELF_METRICS: Final = (
-    (M.SERIES_OVERFLOW, "metric", "Label sets folded into `__overflow__` by the cardinality limit."),
-    (M.INTERNAL_ERRORS, "stage", "Errors inside otel-perf, caught so they never reach user code."),
-    (M.INVALID_VALUES, "field", "Values ignored because they were NaN, negative or mistyped."),
-)  # fmt: skip
-
 
 def span_attributes() -> list[tuple[str, str]]:
     """(attribute, constant in ``otel_perf.attributes``) for every attribute otel-perf sets."""
@@ -71,8 +65,15 @@ def render_reference(alerts: Sequence[AlertRule] = ()) -> str:
     ]
     out += _table(
         ("metric", "type", "labels", "meaning"),
-        [(f"`{s.name}`", s.kind, ", ".join(s.labels), s.help) for s in M.SPECS]
-        + [(f"`{name}`", "counter", label, doc) for name, label, doc in _SELF_METRICS],
+        [
+            (
+                f"`{s.name}`",
+                s.kind,
+                ", ".join(s.labels),
+                s.help.replace("__overflow__", "`__overflow__`"),
+            )
+            for s in (*M.SPECS, *M.SELF_SPECS)
+        ],
     )
     out += ["", "## Span attributes", "", "From `otel_perf.attributes`.", ""]
     out += _table(
