@@ -17,6 +17,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 
 from otel_perf.config import parse_bool
+from otel_perf.environment import ENABLED
 
 logger = logging.getLogger("otel_perf")
 
@@ -28,11 +29,11 @@ class OtelPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
-        raw = os.environ.get("OTEL_PERF_ENABLED", "")
+        raw = os.environ.get(ENABLED.name, "")
         try:
             enabled = parse_bool(raw) if raw.strip() else False
         except ValueError:
-            logger.warning("ignoring OTEL_PERF_ENABLED=%r: expected true or false", raw)
+            logger.warning("ignoring %s=%r: expected true or false", ENABLED.name, raw)
             enabled = False
         if not enabled:
             return

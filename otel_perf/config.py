@@ -12,10 +12,11 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
+from otel_perf import environment as E
 from otel_perf.attributes import (
     API_OPERATION,
     GENERATION_OPERATIONS,
@@ -38,38 +39,16 @@ DEFAULT_PRICE_MAX_AGE_DAYS: Final = 180.0
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "off"})
 
-#: Every environment variable otel-perf reads, with what it sets (rendered in the README).
-ENVIRONMENT: Final = {
-    "OTEL_PERF_ENABLED": "Kill switch: `false` makes configure() a no-op; `true` turns on the "
-    "opentelemetry-instrument hook.",
-    "OTEL_SERVICE_NAME": "service.name resource attribute (standard OpenTelemetry).",
-    "OTEL_PERF_PROMETHEUS_HOST": "Address of the embedded /metrics server (default 127.0.0.1).",
-    "OTEL_PERF_PROMETHEUS_PORT": "Port of the embedded /metrics server (default 9464; `off` disables it).",
-    "OTEL_PERF_THRESHOLDS": "Slow thresholds in seconds, e.g. `render_still=8,api_call=2`.",
-    "OTEL_PERF_TEMPLATE_THRESHOLDS": "Per-template render thresholds, e.g. `tpl_hero=12`.",
-    "OTEL_PERF_PRICING": "Named bundled price table: `default` (providers' list prices) or `seed` (seed 000's estimates).",
-    "OTEL_PERF_PRICING_FILE": "TOML price table merged over the bundled one.",
-    "OTEL_PERF_PRICE_MAX_AGE_DAYS": "`otel-perf config` warns about price entries older than this many days (default 180).",
-    "OTEL_PERF_CARDINALITY_LIMIT": "Label sets per metric before folding into `__overflow__` (default 2000).",
-    "OTEL_PERF_EXTRA_OPERATIONS": "Extra operation names, comma-separated, e.g. `upscale_image`.",
-    "OTEL_PERF_API_ROUTES": "API routes whose HTTP client spans (contrib httpx/requests instrumentations) count as `api_call`, comma-separated, e.g. `api.example.com/v1/renders/{id}`.",
-    "OTEL_PERF_RECORD_UNSAMPLED": "`true` (default): spans dropped by the sampler are still recorded for metrics.",
-    "OTEL_EXPORTER_OTLP_ENDPOINT": "Export spans over OTLP to this endpoint (standard; off when unset).",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "Traces-only OTLP endpoint (standard; wins over the one above).",
-    "OTEL_EXPORTER_OTLP_PROTOCOL": "`http/protobuf` (default) or `grpc` (standard).",
-    "OTEL_METRICS_EXPORTER": "`prometheus` (default: the /metrics server), `otlp` (push instead, see docs/otlp.md), `otlp,prometheus` (both); `none` means no push (standard).",
-    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "Protocol of the OTLP metric push, wins over OTEL_EXPORTER_OTLP_PROTOCOL (standard).",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "Where metrics are pushed, wins over OTEL_EXPORTER_OTLP_ENDPOINT (standard; read by the OTLP exporter, as are the other OTEL_EXPORTER_OTLP_METRICS_* variables).",
-    "OTEL_METRIC_EXPORT_INTERVAL": "Milliseconds between OTLP metric pushes (default 60000; standard).",
-    "OTEL_METRIC_EXPORT_TIMEOUT": "Milliseconds one OTLP metric push may take (default 30000; standard).",
-    "OTEL_RESOURCE_ATTRIBUTES": "Resource attributes of the process, on OTLP pushes and on `target_info` (standard).",
-    "PROMETHEUS_MULTIPROC_DIR": "Multiprocess mode (prometheus-client's variable): every process records into this directory and every /metrics serves the sum (docs/deployment.md).",
-}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Settings:
-    """The effective, validated settings. Build with :meth:`resolve`."""
+    """The effective, validated settings. Build with :meth:`resolve`.
+
+    The settings table: one field per ``configure()`` argument (durations in seconds), its
+    default declared here and nowhere else (resolvers, docs/reference.md and ``otel-perf
+    config`` read it with :func:`default_of`); the environment variables feeding each field
+    are :mod:`otel_perf.environment`'s.
+    """
 
     enabled: bool = True
     service_name: str | None = None
@@ -298,18 +277,32 @@ def _check_str(name: str, value: Any) -> str:
 Resolver = Callable[[Any, Mapping[str, str], dict[str, Any]], Any]
 
 
+_FIELDS: Final = {f.name: f for f in fields(Settings)}
+
+
+def default_of(setting: str) -> Any:
+    """The default of ``Settings.<setting>``, declared once on the dataclass.
+
+    >>> default_of("cardinality_limit")
+    2000
+    """
+    f = _FIELDS[setting]
+    if f.default is MISSING:
+        factory: Callable[[], Any] = f.default_factory  # type: ignore[assignment]
+        return factory()
+    return f.default
+
+
 def _simple(
-    name: str,
-    env_name: str | None,
-    check: Callable[[str, Any], Any],
-    parse: Callable[[str], Any],
-    default: Any,
+    variable: E.Variable, check: Callable[[str, Any], Any], parse: Callable[[str], Any]
 ) -> Resolver:
+    """The resolver of a setting read from one variable: argument, variable, default."""
+    name, env_name = str(variable.setting), variable.name
+    default = default_of(name)
+
     def resolve(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> Any:
         if _given(arg):
             return check(name, arg)
-        if env_name is None:
-            return default
         return _from_env(env, env_name, lambda raw: check(env_name, parse(raw)), default)
 
     return resolve
@@ -319,17 +312,15 @@ def _resolve_thresholds(
     arg: Any, env: Mapping[str, str], values: dict[str, Any]
 ) -> dict[str, float]:
     operations = (*BUILTIN_OPERATIONS, *values["extra_operations"])
-    merged = dict(DEFAULT_THRESHOLDS)
+    merged: dict[str, float] = default_of("thresholds")
     if _given(arg):
         merged.update(_check_thresholds("thresholds", arg, operations))
     else:
         merged.update(
             _from_env(
                 env,
-                "OTEL_PERF_THRESHOLDS",
-                lambda raw: _check_thresholds(
-                    "OTEL_PERF_THRESHOLDS", _parse_pairs(raw), operations
-                ),
+                E.THRESHOLDS.name,
+                lambda raw: _check_thresholds(E.THRESHOLDS.name, _parse_pairs(raw), operations),
                 {},
             )
         )
@@ -341,7 +332,7 @@ def _resolve_port(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> int | 
         return None
     if arg is not _UNSET:
         return _check_port("prometheus_port", arg)
-    return _from_env(env, "OTEL_PERF_PROMETHEUS_PORT", _parse_port, 9464)  # type: ignore[no-any-return]
+    return _from_env(env, E.PROMETHEUS_PORT.name, _parse_port, default_of("prometheus_port"))  # type: ignore[no-any-return]
 
 
 def _resolve_pricing(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> PriceTable:
@@ -350,36 +341,36 @@ def _resolve_pricing(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> Pri
     base = PriceTable.named(
         _from_env(
             env,
-            "OTEL_PERF_PRICING",
-            lambda raw: _check_named_table("OTEL_PERF_PRICING", raw),
+            E.PRICING.name,
+            lambda raw: _check_named_table(E.PRICING.name, raw),
             DEFAULT_TABLE,
         )
     )
-    path = _env(env, "OTEL_PERF_PRICING_FILE")
+    path = _env(env, E.PRICING_FILE.name)
     if path is None:
         return base
     try:
         return base.merged(PriceTable.from_file(path))
     except ValueError as exc:
-        logger.warning("ignoring OTEL_PERF_PRICING_FILE: %s; using the bundled price table", exc)
+        logger.warning("ignoring %s: %s; using the bundled price table", E.PRICING_FILE.name, exc)
         return base
 
 
 def _resolve_endpoint(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str | None:
     if _given(arg):
         return _check_str("otlp_endpoint", arg)
-    return _env(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or _env(
-        env, "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
+    return _env(env, E.OTLP_TRACES_ENDPOINT.name) or _env(env, E.OTLP_ENDPOINT.name)
 
 
 def _resolve_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str:
     if _given(arg):
         return _check_protocol("otlp_protocol", arg)
-    name = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    name = E.OTLP_TRACES_PROTOCOL.name
     if _env(env, name) is None:
-        name = "OTEL_EXPORTER_OTLP_PROTOCOL"
-    return str(_from_env(env, name, lambda raw: _check_protocol(name, raw), "http/protobuf"))
+        name = E.OTLP_PROTOCOL.name
+    return str(
+        _from_env(env, name, lambda raw: _check_protocol(name, raw), default_of("otlp_protocol"))
+    )
 
 
 def _check_metrics_exporter(name: str, value: Any) -> tuple[str, ...]:
@@ -404,14 +395,20 @@ def _check_metrics_exporter(name: str, value: Any) -> tuple[str, ...]:
 def _resolve_metrics_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str:
     if _given(arg):
         return _check_protocol("otlp_metrics_protocol", arg)
-    name = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+    name = E.OTLP_METRICS_PROTOCOL.name
     if _env(env, name) is None:
-        name = "OTEL_EXPORTER_OTLP_PROTOCOL"
-    return str(_from_env(env, name, lambda raw: _check_protocol(name, raw), "http/protobuf"))
+        name = E.OTLP_PROTOCOL.name
+    return str(
+        _from_env(
+            env, name, lambda raw: _check_protocol(name, raw), default_of("otlp_metrics_protocol")
+        )
+    )
 
 
-def _milliseconds(setting: str, name: str, default: float) -> Resolver:
+def _milliseconds(variable: E.Variable) -> Resolver:
     """A duration given in seconds as an argument, in milliseconds in the environment."""
+    setting, name = str(variable.setting), variable.name
+    default = float(default_of(setting))
 
     def resolve(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> float:
         if _given(arg):
@@ -474,57 +471,45 @@ def _given(arg: Any) -> bool:
 
 
 _RESOLVERS: Final[dict[str, Resolver]] = {
-    "enabled": _simple("enabled", "OTEL_PERF_ENABLED", _check_bool, parse_bool, True),
-    "service_name": _simple("service_name", "OTEL_SERVICE_NAME", _check_str, str, None),
-    "prometheus_host": _simple(
-        "prometheus_host", "OTEL_PERF_PROMETHEUS_HOST", _check_str, str, "127.0.0.1"
-    ),
+    "enabled": _simple(E.ENABLED, _check_bool, parse_bool),
+    "service_name": _simple(E.SERVICE_NAME, _check_str, str),
+    "prometheus_host": _simple(E.PROMETHEUS_HOST, _check_str, str),
     "prometheus_port": _resolve_port,
     "thresholds": _resolve_thresholds,
-    "template_thresholds": _simple(
-        "template_thresholds",
-        "OTEL_PERF_TEMPLATE_THRESHOLDS",
-        _check_template_thresholds,
-        _parse_pairs,
-        {},
-    ),
+    "template_thresholds": _simple(E.TEMPLATE_THRESHOLDS, _check_template_thresholds, _parse_pairs),
     "pricing": _resolve_pricing,
-    "price_max_age_days": _simple(
-        "price_max_age_days",
-        "OTEL_PERF_PRICE_MAX_AGE_DAYS",
-        _check_days,
-        float,
-        DEFAULT_PRICE_MAX_AGE_DAYS,
-    ),
-    "cardinality_limit": _simple(
-        "cardinality_limit",
-        "OTEL_PERF_CARDINALITY_LIMIT",
-        _check_limit,
-        int,
-        DEFAULT_CARDINALITY_LIMIT,
-    ),
-    "extra_operations": _simple(
-        "extra_operations", "OTEL_PERF_EXTRA_OPERATIONS", _check_operations, _parse_list, ()
-    ),
-    "record_unsampled": _simple(
-        "record_unsampled", "OTEL_PERF_RECORD_UNSAMPLED", _check_bool, parse_bool, True
-    ),
-    "api_routes": _simple("api_routes", "OTEL_PERF_API_ROUTES", _check_routes, _parse_list, ()),
+    "price_max_age_days": _simple(E.PRICE_MAX_AGE_DAYS, _check_days, float),
+    "cardinality_limit": _simple(E.CARDINALITY_LIMIT, _check_limit, int),
+    "extra_operations": _simple(E.EXTRA_OPERATIONS, _check_operations, _parse_list),
+    "record_unsampled": _simple(E.RECORD_UNSAMPLED, _check_bool, parse_bool),
+    "api_routes": _simple(E.API_ROUTES, _check_routes, _parse_list),
     "otlp_endpoint": _resolve_endpoint,
     "otlp_protocol": _resolve_protocol,
-    "metrics_exporter": _simple(
-        "metrics_exporter",
-        "OTEL_METRICS_EXPORTER",
-        _check_metrics_exporter,
-        str,
-        ("prometheus",),
-    ),
+    "metrics_exporter": _simple(E.METRICS_EXPORTER, _check_metrics_exporter, str),
     "otlp_metrics_protocol": _resolve_metrics_protocol,
-    "metric_export_interval": _milliseconds(
-        "metric_export_interval", "OTEL_METRIC_EXPORT_INTERVAL", 60.0
-    ),
-    "metric_export_timeout": _milliseconds(
-        "metric_export_timeout", "OTEL_METRIC_EXPORT_TIMEOUT", 30.0
-    ),
+    "metric_export_interval": _milliseconds(E.METRIC_EXPORT_INTERVAL),
+    "metric_export_timeout": _milliseconds(E.METRIC_EXPORT_TIMEOUT),
     "multiprocess_dir": _resolve_multiprocess_dir,
 }
+if set(_RESOLVERS) != set(_FIELDS):  # pragma: no cover - a new field without its resolver
+    raise RuntimeError("otel_perf.config: every Settings field needs one resolver")
+
+
+def describe(variable: E.Variable) -> str:
+    """``variable``'s description, its ``{default}`` filled in from ``Settings``.
+
+    >>> describe(E.PROMETHEUS_PORT)
+    'Port of the embedded /metrics server (default 9464; `off` disables it).'
+    >>> describe(E.METRIC_EXPORT_INTERVAL)
+    'Milliseconds between OTLP metric pushes (default 60000).'
+    """
+    if variable.setting is None or "{default}" not in variable.doc:
+        return variable.doc.format()
+    default = default_of(variable.setting)
+    if isinstance(default, float):
+        default = f"{default * variable.scale:g}"
+    return variable.doc.format(default=default)
+
+
+#: Every environment variable the service side reads, with what it sets (docs/reference.md).
+ENVIRONMENT: Final = {v.name: describe(v) for v in E.VARIABLES if v.scope == "service"}

@@ -4,10 +4,14 @@ for stale prices."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import TextIO
+from dataclasses import fields
+from typing import Final, TextIO
 
-from otel_perf.config import ENVIRONMENT, Settings
+from otel_perf import environment as E
+from otel_perf.config import Settings, default_of
+from otel_perf.environment import VARIABLES
 from otel_perf.pricing import UNIT_KEYS, PriceTable
 from otel_perf.version import __version__
 
@@ -24,8 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-age-days",
         type=float,
         default=None,
-        help="warn about price entries older than this (default OTEL_PERF_PRICE_MAX_AGE_DAYS, 180)",
+        help=f"warn about price entries older than this (default ${E.PRICE_MAX_AGE_DAYS.name}, "
+        f"{default_of('price_max_age_days'):g})",
     )
+
+
+#: Settings shown as sections of their own (thresholds, prices) rather than one line.
+_OWN_SECTION: Final = frozenset({"thresholds", "template_thresholds", "pricing"})
 
 
 def price_table(args: argparse.Namespace) -> PriceTable:
@@ -43,23 +52,8 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     print(f"otel-perf {__version__}", file=out)
     print("\nSettings (arguments > OTEL_PERF_* / OTEL_* environment > defaults)", file=out)
-    for name in (
-        "enabled",
-        "service_name",
-        "prometheus_host",
-        "prometheus_port",
-        "cardinality_limit",
-        "extra_operations",
-        "record_unsampled",
-        "otlp_endpoint",
-        "otlp_protocol",
-        "price_max_age_days",
-        "metrics_exporter",
-        "otlp_metrics_protocol",
-        "metric_export_interval",
-        "metric_export_timeout",
-        "multiprocess_dir",
-    ):
+    # Every field of the settings table but those printed as tables of their own below.
+    for name in (f.name for f in fields(Settings) if f.name not in _OWN_SECTION):
         print(f"  {name:<22} {getattr(settings, name)!r}", file=out)
     print("\nSlow thresholds (seconds)", file=out)
     for op, seconds in settings.thresholds.items():
@@ -67,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     for template, seconds in settings.template_thresholds.items():
         print(f"  template {template:<15} {seconds:g}", file=out)
     _print_prices(table, out)
-    print("\nEnvironment variables", file=out)
-    for name in ENVIRONMENT:
-        print(f"  {name}", file=out)
+    print("\nEnvironment variables (set here marked *)", file=out)
+    for variable in VARIABLES:
+        mark = "*" if os.environ.get(variable.name, "").strip() else " "
+        print(f" {mark}{variable.name:<37} {variable.scope}", file=out)
     if args.pricing_file:
         print(f"\npricing file {args.pricing_file}: valid", file=out)
     _warn_old_prices(table, settings.price_max_age_days, out)
@@ -83,8 +78,8 @@ def _warn_old_prices(table: PriceTable, days: float, out: TextIO) -> None:
         return
     print(
         f"\nWarning: {len(old)} price entr{'y is' if len(old) == 1 else 'ies are'} older than "
-        f"{days:g} days (OTEL_PERF_PRICE_MAX_AGE_DAYS); check them against the provider's "
-        "page and override them with OTEL_PERF_PRICING_FILE:",
+        f"{days:g} days ({E.PRICE_MAX_AGE_DAYS.name}); check them against the provider's "
+        f"page and override them with {E.PRICING_FILE.name}:",
         file=out,
     )
     for kind, price in old:

@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from otel_perf import otlp_metrics, sdk_access, selfmonitor, tracking
 from otel_perf.config import _UNSET, Settings, parse_bool
+from otel_perf.environment import MULTIPROC_DIR, SDK_DISABLED
 from otel_perf.exposition import Endpoint
 from otel_perf.optional_deps import (
     GRPC_METRIC_EXPORTER,
@@ -156,8 +157,8 @@ class OtelPerf:
                 "metrics are recorded but no endpoint serves them. Set %s to an empty "
                 "directory before the service starts (docs/deployment.md)",
                 os.getpid(),
-                "PROMETHEUS_MULTIPROC_DIR",
-                "PROMETHEUS_MULTIPROC_DIR",
+                MULTIPROC_DIR.name,
+                MULTIPROC_DIR.name,
             )
 
     def _serve_in_child(self) -> None:
@@ -356,11 +357,11 @@ def _arguments(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sdk_disabled() -> bool:
-    raw = os.environ.get("OTEL_SDK_DISABLED", "").strip()
+    raw = os.environ.get(SDK_DISABLED.name, "").strip()
     try:
         return bool(raw) and parse_bool(raw)
     except ValueError:
-        logger.warning("ignoring OTEL_SDK_DISABLED=%r: not a boolean", raw)
+        logger.warning("ignoring %s=%r: not a boolean", SDK_DISABLED.name, raw)
         return False
 
 

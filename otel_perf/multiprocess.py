@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from otel_perf import environment as E
 from otel_perf import selfmonitor
 from otel_perf.metrics import (
     API_CONSECUTIVE_ERRORS,
@@ -53,7 +54,7 @@ from otel_perf.metrics import (
 logger = logging.getLogger("otel_perf")
 
 #: The environment variable naming the directory (``prometheus_client``'s name).
-ENV_VAR: Final = "PROMETHEUS_MULTIPROC_DIR"
+ENV_VAR: Final = E.MULTIPROC_DIR.name
 _LEGACY_ENV_VAR: Final = "prometheus_multiproc_dir"
 TOTALS: Final = "otel-perf-totals-"
 LIVE: Final = "otel-perf-live-"

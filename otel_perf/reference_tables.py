@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING, Final
 
 from otel_perf import attributes as A
+from otel_perf import environment as E
 from otel_perf import metrics as M
-from otel_perf.config import _RESOLVERS, ENVIRONMENT
+from otel_perf.config import Settings, default_of, describe
 from otel_perf.thresholds import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -38,6 +40,31 @@ def span_attributes() -> list[tuple[str, str]]:
         and _ATTRIBUTE.match(value)
         and value not in _READ_ONLY
     )
+
+
+def _default_text(setting: str) -> str:
+    value = default_of(setting)
+    if setting == "pricing":
+        return "the bundled table"
+    if setting == "thresholds":
+        return "[below](#default-slow-thresholds)"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    if isinstance(value, tuple):
+        return f"`{','.join(value)}`" if value else "none"
+    return "none" if value is None or value == {} else f"`{value}`"
+
+
+def _setting_rows() -> list[tuple[str, str, str]]:
+    """One row per ``Settings`` field: its default and the variables that set it."""
+    return [
+        (
+            f"`{f.name}`",
+            _default_text(f.name),
+            ", ".join(f"`{v.name}`" for v in E.VARIABLES if v.setting == f.name) or "-",
+        )
+        for f in fields(Settings)
+    ]
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -101,10 +128,15 @@ def render_reference(alerts: Sequence[AlertRule] = ()) -> str:
     )
     out += ["", "## Settings", "", "The `otel_perf.Settings` fields, settable as `configure()` "
             "arguments (see [guide.md](guide.md#configuration)).", ""]  # fmt: skip
-    out += _table(("setting",), [(f"`{name}`",) for name in sorted(_RESOLVERS)])
-    out += ["", "## Environment variables", "", "From `otel_perf.config.ENVIRONMENT`.", ""]
+    out += _table(("setting", "default", "environment variables"), _setting_rows())
+    out += ["", "## Environment variables", "", "From `otel_perf.environment` (standard: "
+            "defined by OpenTelemetry or prometheus-client).", ""]  # fmt: skip
     out += _table(
-        ("variable", "what it sets"), [(f"`{n}`", text) for n, text in ENVIRONMENT.items()]
+        ("variable", "read by", "what it sets"),
+        [
+            (f"`{v.name}`", v.scope + (", standard" if v.standard else ""), describe(v))
+            for v in E.VARIABLES
+        ],
     )
     if alerts:
         out += ["", "## Alerts", "", "From `otel_perf.monitoring.rules` (the rules `otel-perf "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from otel_perf import environment as E
 from otel_perf.monitoring import collector as C
 from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.provisioning import DASHBOARDS_PATH
@@ -61,9 +62,9 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
                 "build": {"context": "."},
                 "image": DEMO_IMAGE,
                 "environment": {
-                    "OTEL_SERVICE_NAME": config.prometheus.service_job,
-                    "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://otel-collector:{C.OTLP_HTTP_PORT}",
-                    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                    E.SERVICE_NAME.name: config.prometheus.service_job,
+                    E.OTLP_ENDPOINT.name: f"http://otel-collector:{C.OTLP_HTTP_PORT}",
+                    E.OTLP_PROTOCOL.name: "http/protobuf",
                 },
                 "expose": [str(DEMO_PORT)],
                 "ports": [publish(DEMO_PORT)],

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-ENV_VAR: Final = "OTEL_PERF_CHROMIUM"
+from otel_perf.environment import CHROMIUM
+
+ENV_VAR: Final = CHROMIUM.name
 NAMES: Final = (
     "chromium",
     "chromium-browser",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from otel_perf import environment as E
 from otel_perf.config import Settings
 from otel_perf.pricing import PriceTable
 from otel_perf.report.build import ReportOptions, build_report
@@ -37,8 +38,8 @@ from otel_perf.report.render_text import render_text
 from otel_perf.report.safetext import printable
 from otel_perf.report.timerange import RANGE_CHOICES
 
-URL_ENV: Final = "OTEL_PERF_PROMETHEUS_URL"
-TEMPO_ENV: Final = "OTEL_PERF_TEMPO_URL"
+URL_ENV: Final = E.PROMETHEUS_URL.name
+TEMPO_ENV: Final = E.TEMPO_URL.name
 FORMATS: Final[dict[str, Callable[[Report], str]]] = {
     "text": render_text,
     "csv": render_csv,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 
 import pytest
 
-from otel_perf.config import Settings
+from otel_perf import environment as E
+from otel_perf.config import _RESOLVERS, Settings, default_of, describe
 from otel_perf.thresholds import DEFAULT_THRESHOLDS, error_rate, is_slow
 
 
@@ -140,3 +142,75 @@ def test_is_slow_and_error_rate_match_track_008():
         and error_rate(0, 0) == 0.0
         and error_rate(3, 1) == pytest.approx(33.333, 0.001)
     )
+
+
+# --- the settings table (otel_perf.environment + Settings defaults) -------------------------
+
+#: A valid value for each variable that sets a field, different from that field's default.
+_SAMPLES = {
+    E.ENABLED: "false",
+    E.SERVICE_NAME: "media-api",
+    E.PROMETHEUS_HOST: "0.0.0.0",
+    E.PROMETHEUS_PORT: "9500",
+    E.THRESHOLDS: "render_still=8",
+    E.TEMPLATE_THRESHOLDS: "tpl_hero=12",
+    E.PRICING: "seed",
+    E.PRICE_MAX_AGE_DAYS: "30",
+    E.CARDINALITY_LIMIT: "500",
+    E.EXTRA_OPERATIONS: "upscale_image",
+    E.API_ROUTES: "api.example.com/v1/renders/{id}",
+    E.RECORD_UNSAMPLED: "false",
+    E.OTLP_ENDPOINT: "http://collector:4318",
+    E.OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces",
+    E.OTLP_PROTOCOL: "grpc",
+    E.OTLP_TRACES_PROTOCOL: "grpc",
+    E.METRICS_EXPORTER: "otlp",
+    E.OTLP_METRICS_PROTOCOL: "grpc",
+    E.METRIC_EXPORT_INTERVAL: "5000",
+    E.METRIC_EXPORT_TIMEOUT: "2000",
+}
+
+
+def test_every_settings_field_has_one_resolver_and_a_default():
+    """The dataclass is the table: resolving an empty environment gives its defaults."""
+    resolved = Settings.resolve(env={})
+    assert set(_RESOLVERS) == {f.name for f in fields(Settings)}
+    for f in fields(Settings):
+        if f.name != "pricing":  # a PriceTable compares by identity
+            assert getattr(resolved, f.name) == default_of(f.name), f.name
+    assert (resolved.pricing.models, resolved.pricing.operations) == (
+        Settings().pricing.models,
+        Settings().pricing.operations,
+    )
+
+
+@pytest.mark.parametrize("variable", sorted(_SAMPLES, key=lambda v: v.name), ids=lambda v: v.name)
+def test_every_variable_in_the_table_sets_its_field(variable):
+    """A variable listed as setting a field does: its sample value changes that field."""
+    field_name = variable.setting
+    assert field_name is not None
+    default = getattr(Settings.resolve(env={}), field_name)
+    changed = getattr(Settings.resolve(env={variable.name: _SAMPLES[variable]}), field_name)
+    if field_name == "pricing":
+        assert changed.models != default.models
+    else:
+        assert changed != default
+
+
+def test_every_service_variable_with_a_field_is_sampled_or_special():
+    """New variables get a sample above (pricing file and multiprocess dir need files)."""
+    special = {E.PRICING_FILE, E.MULTIPROC_DIR}
+    with_field = {v for v in E.VARIABLES if v.setting is not None}
+    assert with_field == set(_SAMPLES) | special
+    assert all(v.setting in {f.name for f in fields(Settings)} for v in with_field)
+
+
+def test_described_defaults_are_the_resolved_ones():
+    """The descriptions print the defaults the resolver applies (60 s as 60000 ms)."""
+    resolved = Settings.resolve(env={})
+    assert f"default {resolved.prometheus_port};" in describe(E.PROMETHEUS_PORT)
+    assert f"default {resolved.cardinality_limit})" in describe(E.CARDINALITY_LIMIT)
+    assert f"default {resolved.metric_export_interval * 1000:g})" in describe(
+        E.METRIC_EXPORT_INTERVAL
+    )
+    assert "{" not in "".join(describe(v) for v in E.VARIABLES if v is not E.API_ROUTES)

@@ -4,13 +4,15 @@ name the code owns, and every relative link in README.md and docs/ resolves."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from otel_perf import attributes as A
+from otel_perf import environment as E
 from otel_perf import metrics as M
-from otel_perf.config import _RESOLVERS, ENVIRONMENT
+from otel_perf.config import Settings
 from otel_perf.monitoring.definition import MonitoringConfig
 from otel_perf.monitoring.rules import all_alerts
 from otel_perf.reference_tables import REFERENCE_PATH, render_reference, span_attributes
@@ -30,8 +32,8 @@ def test_reference_lists_every_metric_with_its_labels() -> None:
     """One row per metric of the contract and per self-metric, with its labels in order."""
     for spec in M.SPECS:
         assert f"| `{spec.name}` | {spec.kind} | {', '.join(spec.labels)} |" in RENDERED
-    for name in (M.SERIES_OVERFLOW, M.INTERNAL_ERRORS, M.INVALID_VALUES):
-        assert f"| `{name}` | counter |" in RENDERED
+    for spec in M.SELF_SPECS:
+        assert f"| `{spec.name}` | counter | {spec.labels[0]} |" in RENDERED
 
 
 def test_reference_lists_every_name_the_code_owns() -> None:
@@ -44,10 +46,12 @@ def test_reference_lists_every_name_the_code_owns() -> None:
         assert f"`{error_type}`" in RENDERED
     for operation, seconds in DEFAULT_THRESHOLDS.items():
         assert f"| `{operation}` | {seconds:g} |" in RENDERED
-    for setting in _RESOLVERS:
-        assert f"| `{setting}` |" in RENDERED
-    for variable in ENVIRONMENT:
-        assert f"| `{variable}` |" in RENDERED
+    for setting in fields(Settings):
+        variables = [f"`{v.name}`" for v in E.VARIABLES if v.setting == setting.name]
+        assert re.search(rf"^\| `{setting.name}` \| .+ \| {re.escape(', '.join(variables) or '-')} \|$",
+                         RENDERED, re.MULTILINE), setting.name  # fmt: skip
+    for variable in E.VARIABLES:
+        assert f"| `{variable.name}` | {variable.scope}" in RENDERED
 
 
 def test_reference_links_every_alert_to_its_runbook() -> None:
