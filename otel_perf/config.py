@@ -362,15 +362,18 @@ def _resolve_endpoint(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> st
     return _env(env, E.OTLP_TRACES_ENDPOINT.name) or _env(env, E.OTLP_ENDPOINT.name)
 
 
-def _resolve_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str:
-    if _given(arg):
-        return _check_protocol("otlp_protocol", arg)
-    name = E.OTLP_TRACES_PROTOCOL.name
-    if _env(env, name) is None:
-        name = E.OTLP_PROTOCOL.name
-    return str(
-        _from_env(env, name, lambda raw: _check_protocol(name, raw), default_of("otlp_protocol"))
-    )
+def _protocol(specific: E.Variable, general: E.Variable) -> Resolver:
+    """An OTLP protocol: the argument, the signal's own variable, the general one, default."""
+    setting = str(specific.setting)
+    default = default_of(setting)
+
+    def resolve(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str:
+        if _given(arg):
+            return _check_protocol(setting, arg)
+        name = specific.name if _env(env, specific.name) is not None else general.name
+        return str(_from_env(env, name, lambda raw: _check_protocol(name, raw), default))
+
+    return resolve
 
 
 def _check_metrics_exporter(name: str, value: Any) -> tuple[str, ...]:
@@ -390,19 +393,6 @@ def _check_metrics_exporter(name: str, value: Any) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"{name}: {accepted}; got {value!r}")
     return names
-
-
-def _resolve_metrics_protocol(arg: Any, env: Mapping[str, str], _: dict[str, Any]) -> str:
-    if _given(arg):
-        return _check_protocol("otlp_metrics_protocol", arg)
-    name = E.OTLP_METRICS_PROTOCOL.name
-    if _env(env, name) is None:
-        name = E.OTLP_PROTOCOL.name
-    return str(
-        _from_env(
-            env, name, lambda raw: _check_protocol(name, raw), default_of("otlp_metrics_protocol")
-        )
-    )
 
 
 def _milliseconds(variable: E.Variable) -> Resolver:
@@ -484,9 +474,9 @@ _RESOLVERS: Final[dict[str, Resolver]] = {
     "record_unsampled": _simple(E.RECORD_UNSAMPLED, _check_bool, parse_bool),
     "api_routes": _simple(E.API_ROUTES, _check_routes, _parse_list),
     "otlp_endpoint": _resolve_endpoint,
-    "otlp_protocol": _resolve_protocol,
+    "otlp_protocol": _protocol(E.OTLP_TRACES_PROTOCOL, E.OTLP_PROTOCOL),
     "metrics_exporter": _simple(E.METRICS_EXPORTER, _check_metrics_exporter, str),
-    "otlp_metrics_protocol": _resolve_metrics_protocol,
+    "otlp_metrics_protocol": _protocol(E.OTLP_METRICS_PROTOCOL, E.OTLP_PROTOCOL),
     "metric_export_interval": _milliseconds(E.METRIC_EXPORT_INTERVAL),
     "metric_export_timeout": _milliseconds(E.METRIC_EXPORT_TIMEOUT),
     "multiprocess_dir": _resolve_multiprocess_dir,
