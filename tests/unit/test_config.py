@@ -214,3 +214,25 @@ def test_described_defaults_are_the_resolved_ones():
         E.METRIC_EXPORT_INTERVAL
     )
     assert "{" not in "".join(describe(v) for v in E.VARIABLES if v is not E.API_ROUTES)
+
+
+def test_otel_perf_config_lists_every_setting_and_variable_marking_the_set_ones(
+    monkeypatch, capsys
+):
+    """`otel-perf config` prints one line per settings field (tables of their own aside)
+    and every variable of the table, starred where the environment sets it."""
+    from otel_perf.cli import main
+
+    for variable in E.VARIABLES:
+        monkeypatch.delenv(variable.name, raising=False)
+    monkeypatch.setenv(E.CARDINALITY_LIMIT.name, "700")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "  cardinality_limit      700\n" in out
+    for f in fields(Settings):
+        if f.name not in ("thresholds", "template_thresholds", "pricing"):
+            assert f"\n  {f.name:<22} " in out, f.name
+    listed = {line[2:].split()[0]: line[1] for line in out.splitlines()
+              if line[2:].startswith(("OTEL_", "PROMETHEUS_"))}  # fmt: skip
+    assert set(listed) == {v.name for v in E.VARIABLES}
+    assert {name for name, mark in listed.items() if mark == "*"} == {E.CARDINALITY_LIMIT.name}
