@@ -12,7 +12,6 @@ import otel_perf
 from otel_perf import attributes as A
 from otel_perf import tracking
 from otel_perf.config import Settings
-from otel_perf.pricing import PriceTable
 from otel_perf.processor import PerformanceSpanProcessor
 
 COST = "otel_perf_cost_usd_total"
@@ -28,7 +27,7 @@ class HandWired:
         self.provider = TracerProvider()
         self.exporter = InMemorySpanExporter()
         # Unconfigured: tracked operations use this provider with the bundled defaults ...
-        tracking.bind(self.provider.get_tracer("otel_perf"), PriceTable.bundled(), ())
+        tracking.bind(self.provider.get_tracer("otel_perf"))
         # ... until a processor is created by hand, as its docstring shows.
         self.provider.add_span_processor(
             PerformanceSpanProcessor(
