@@ -154,9 +154,9 @@ class ForeignSpans:
             ``0`` builds one for every span (the tests compare both).
     """
 
-    def __init__(self, api_routes: Iterable[str] = (), *, max_mappings: int = MAX_MAPPINGS) -> None:
+    def __init__(self, api_routes: Iterable[str] = (), *, max_mappings: int | None = None) -> None:
         self.routes = compile_routes(api_routes)
-        self.max_mappings = max_mappings
+        self.max_mappings = MAX_MAPPINGS if max_mappings is None else max_mappings
         self._mappings: dict[tuple[Any, ...], _Mapping] = {}
 
     def translate(self, span: ReadableSpan, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
