@@ -60,6 +60,7 @@ _MAX_LABEL_LENGTH: Final = 128
 _SAMPLED: Final = int(TraceFlags.SAMPLED)
 _USAGE_ATTRIBUTES: Final = tuple(A.USAGE_FIELDS.values())
 _USAGE_KEYS: Final = tuple(attribute for attribute, _ in _USAGE_ATTRIBUTES)
+_USAGE_KEY_SET: Final = frozenset(_USAGE_KEYS)
 _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it once
 _INF: Final = math.inf
 _new_record: Final = tuple.__new__
@@ -225,6 +226,7 @@ class PerformanceSpanProcessor(SpanProcessor):
             op: self.settings.thresholds.get(op, FALLBACK_THRESHOLD) for op in self._kind
         }
         self._template_threshold = dict(self.settings.template_thresholds)
+        self._threshold_ns = {op: seconds * 1e9 for op, seconds in self._threshold.items()}
         self._foreign = foreign.ForeignSpans(self.settings.api_routes)
         self._routes: dict[tuple[Any, ...], _Route] = {}
         # (operation, model, *usage values) -> (cost source, usd, the span's cost attributes)
@@ -307,15 +309,23 @@ class PerformanceSpanProcessor(SpanProcessor):
             if kind is None:
                 op, kind = A.OTHER_OPERATION, _GENERATION
             if kind is _GENERATION and A.COST_USD not in attrs and A.COST_SOURCE not in attrs:
-                sdk_access.add_ending_attributes(span, self._estimate(op, attrs)[2])
-            threshold = self._threshold[op]
+                # _estimate inlined: this runs once per generation.
+                model = attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
+                if _USAGE_KEY_SET.isdisjoint(attrs):
+                    shape: tuple[Any, ...] = (op, model)  # no usage: the common case
+                else:
+                    shape = (op, model, *map(attrs.get, _USAGE_KEYS))
+                known = self._estimates.get(shape) or self._new_estimate(shape)
+                attrs.update(known[2])  # within sdk_access.ENDING_ROOM
             if kind is _RENDER and self._template_threshold:
                 threshold = slow_threshold(
                     op, attrs.get(A.RENDER_TEMPLATE_ID), self._threshold, self._template_threshold
                 )
-            seconds = (end - start) / 1e9
-            if seconds > threshold:
-                self._mark_slow(span, attrs, kind, seconds, threshold, end)
+                if end - start > threshold * 1e9:
+                    self._mark_slow(span, attrs, kind, (end - start) / 1e9, threshold, end)
+            elif end - start > self._threshold_ns[op]:
+                threshold = self._threshold[op]
+                self._mark_slow(span, attrs, kind, (end - start) / 1e9, threshold, end)
         except Exception as exc:
             report_internal_error("on_ending", exc)
 
@@ -512,15 +522,20 @@ class PerformanceSpanProcessor(SpanProcessor):
         price table, cached per (operation, model, usage): (cost source, usd, the span's
         cost attributes)."""
         model = attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
-        shape = (op, model, *map(attrs.get, _USAGE_KEYS))
+        if _USAGE_KEY_SET.isdisjoint(attrs):
+            shape: tuple[Any, ...] = (op, model)
+        else:
+            shape = (op, model, *map(attrs.get, _USAGE_KEYS))
         known = self._estimates.get(shape)
         if known is None:
             known = self._new_estimate(shape)
         return known
 
     def _new_estimate(self, shape: tuple[Any, ...]) -> _Priced:
+        """Price a shape: (operation, model), or (operation, model, *usage values)."""
         usage: dict[str, Any] = {}
-        for (name, (_, kind)), value in zip(A.USAGE_FIELDS.items(), shape[2:], strict=True):
+        values = shape[2:] or (None,) * len(_USAGE_KEYS)
+        for (name, (_, kind)), value in zip(A.USAGE_FIELDS.items(), values, strict=True):
             if type(value) is kind or (kind is float and type(value) is int):
                 usage[name] = value
             elif value is not None:
@@ -536,14 +551,13 @@ class PerformanceSpanProcessor(SpanProcessor):
         known = self._estimates[shape] = (estimate.source, estimate.usd, written)
         return known
 
-    def _mark_slow(self, span: Span, attrs: Mapping[str, Any], kind: str, seconds: float,
+    def _mark_slow(self, span: Span, attrs: dict[str, Any], kind: str, seconds: float,
                    threshold: float, end: int) -> None:  # fmt: skip
         """Seed 003 on a slow span: its threshold and slowness factor, and for a render a
         ``slow_render`` event with the fields the span has."""
         factor = seconds / threshold
-        sdk_access.add_ending_attributes(
-            span, {A.SLOW_THRESHOLD_S: threshold, A.SLOWNESS_FACTOR: factor}
-        )
+        attrs[A.SLOW_THRESHOLD_S] = threshold  # within sdk_access.ENDING_ROOM
+        attrs[A.SLOWNESS_FACTOR] = factor
         if kind is _RENDER:
             event = {key: attrs[key] for key in _SLOW_RENDER_FIELDS if attrs.get(key) is not None}
             event[A.DURATION_S] = seconds

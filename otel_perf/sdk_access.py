@@ -10,7 +10,7 @@ nothing, and the rest of the package never knows which.
 
 - :func:`span_start_fields` / :func:`span_end_fields`: a span's fields read directly
   (``FIELDS_READABLE``) or through the public properties.
-- :func:`ending_fields` / :func:`add_ending_attributes` / :func:`add_ending_event`: write
+- :func:`ending_fields` / :func:`add_ending_event`: write
   the estimated cost and the slowness on an SDK span in the OnEnding hook, after its end
   time is set and before any exporter sees it (``CAN_ANNOTATE``); nothing on any other span.
 - :func:`remove_span_processors`: take processors back out of a provider.
@@ -147,16 +147,22 @@ except ImportError:  # an SDK without the class: nothing is ever written at the 
     _SDK_SPAN = None
 
 #: The fields ``ending_fields`` returns: (attributes, start, end, failed).
-EndingFields = tuple[Mapping[str, Any], int, int, bool]
+EndingFields = tuple[dict[str, Any], int, int, bool]
+#: Attributes a caller may add to the mapping :func:`ending_fields` returns.
+ENDING_ROOM: Final = 8
 
 
 def ending_fields(span: Any) -> EndingFields | None:
     """An ending SDK span's attributes, start, end and whether it failed, read directly;
-    ``None`` for any other span or where the probe failed (nothing is written on it).
+    ``None`` for any other span, one within ``ENDING_ROOM`` of its attribute limit, or
+    where the probe failed (then nothing is written on it).
 
     For a processor's ``_on_ending`` (the SDK's OnEnding hook): it runs after the span's
     end time is set and before any processor's ``on_end``, so what is written then is on
-    the span every exporter sees, whatever the order the processors were added in.
+    the span every exporter sees, whatever the order the processors were added in. The SDK
+    refuses ``set_attribute`` once the end time is set, so the mapping returned is the
+    span's own (its ``BoundedAttributes``' dict): the caller may add up to ``ENDING_ROOM``
+    keys to it, during that call only.
     """
     if not _annotate_enabled or type(span) is not _SDK_SPAN:
         return None
@@ -165,20 +171,10 @@ def ending_fields(span: Any) -> EndingFields | None:
     end = span._end_time  # type: ignore[attr-defined]
     if type(bounded) is not BoundedAttributes or start is None or end is None:
         return None
-    return bounded._dict, start, end, span._status._status_code is _ERROR  # type: ignore[attr-defined]
-
-
-def add_ending_attributes(span: Any, attributes: Mapping[str, Any]) -> bool:
-    """Add ``attributes`` to a span :func:`ending_fields` accepted. The SDK refuses
-    ``set_attribute`` once the end time is set (the OnEnding hook comes after that), so they
-    go into its ``BoundedAttributes`` directly, within its attribute limit."""
-    bounded: Any = span._attributes
-    current = bounded._dict
-    if bounded.maxlen is not None and len(current) + len(attributes) > bounded.maxlen:
-        bounded.dropped += len(attributes)
-        return False
-    current.update(attributes)
-    return True
+    attrs = bounded._dict
+    if bounded.maxlen is not None and len(attrs) > bounded.maxlen - ENDING_ROOM:
+        return None
+    return attrs, start, end, span._status._status_code is _ERROR  # type: ignore[attr-defined]
 
 
 def add_ending_event(span: Any, name: str, attributes: Mapping[str, Any], timestamp: int) -> bool:
@@ -201,8 +197,9 @@ class _ProbeProcessor:
         pass
 
     def _on_ending(self, span: Any) -> None:
-        if ending_fields(span) is not None:
-            add_ending_attributes(span, {"added": 1})
+        fields = ending_fields(span)
+        if fields is not None:
+            fields[0]["added"] = 1
             add_ending_event(span, "probe", {"e": 1}, 3)
 
     def on_end(self, span: Any) -> None:
@@ -358,9 +355,9 @@ def records_unsampled(sampler: sampling.Sampler) -> bool:
 
 __all__ = [
     "CAN_ANNOTATE",
+    "ENDING_ROOM",
     "FIELDS_READABLE",
     "RecordUnsampledSampler",
-    "add_ending_attributes",
     "add_ending_event",
     "ending_fields",
     "force_annotate",

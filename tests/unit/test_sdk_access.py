@@ -105,16 +105,27 @@ def test_ending_writes_only_on_an_ending_sdk_span():
     assert dict(span.attributes or {}) == {"k": "v"}
 
 
-def test_ending_attributes_respect_the_span_limit():
-    """An ending span at its attribute limit gets nothing more; the drop is counted."""
-    from opentelemetry.sdk.trace import SpanLimits
+def test_ending_spans_near_their_attribute_limit_are_not_written_on():
+    """Within ENDING_ROOM of the SDK's attribute limit, nothing is written; a span with room is."""
+    from opentelemetry.sdk.trace import SpanLimits, SpanProcessor
 
-    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=2))
-    span = provider.get_tracer("t").start_span("s", attributes={"a": 1, "b": 2})
-    span.end()
-    assert sdk_access.add_ending_attributes(span, {"c": 3}) is False
-    assert dict(span.attributes or {}) == {"a": 1, "b": 2}
-    assert span.dropped_attributes == 1
+    class Ending(SpanProcessor):
+        def __init__(self) -> None:
+            self.seen: list[object] = []
+
+        def _on_ending(self, span):  # type: ignore[no-untyped-def]
+            self.seen.append(sdk_access.ending_fields(span))
+
+    for limit, writable in (
+        (sdk_access.ENDING_ROOM + 1, False),
+        (sdk_access.ENDING_ROOM + 2, True),
+    ):
+        provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=limit))
+        ending = Ending()
+        provider.add_span_processor(ending)
+        provider.get_tracer("t").start_span("s", attributes={"a": 1, "b": 2}).end()
+        (fields,) = ending.seen
+        assert (fields is not None) is writable
 
 
 def test_failed_generation_without_an_sdk_provider_is_quiet(caplog):
