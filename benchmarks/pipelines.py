@@ -138,9 +138,8 @@ def finished_spans(count: int) -> list[ReadableSpan]:
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     from otel_perf import tracking
-    from otel_perf.pricing import PriceTable
 
-    tracking.bind(provider.get_tracer("otel_perf"), PriceTable.bundled(), ())
+    tracking.bind(provider.get_tracer("otel_perf"))
     try:
         for _ in range(count):
             tracked_generation()

@@ -99,6 +99,12 @@ SEMCONV_GENAI_OPERATIONS: Final = (
 #: Label for GenAI spans whose operation name is outside every known set.
 OTHER_OPERATION: Final = "other"
 
+# Kinds of operation: which seed rules apply (generations are priced, renders have failure
+# reasons and per-template thresholds, API calls have routes and status codes).
+KIND_GENERATION: Final = "generation"
+KIND_RENDER: Final = "render"
+KIND_API: Final = "api"
+
 OUTPUT_TYPES: Final = {
     "generate_image": "image",
     "generate_video": "video",

@@ -332,13 +332,7 @@ def configure(
             else None
         )
         outlets = _Outlets(settings, exposition, processor)
-        tracking.bind(
-            provider.get_tracer("otel_perf", __version__),
-            settings.pricing,
-            settings.extra_operations,
-            thresholds=settings.thresholds,
-            template_thresholds=settings.template_thresholds,
-        )
+        tracking.bind(provider.get_tracer("otel_perf", __version__), settings)
         attach_stats(processor.metrics)
         _active = OtelPerf(settings, processor, provider, owns, export, server, exposition)
         _active._outlets = outlets

@@ -9,7 +9,9 @@ A span without ``otel_perf.operation`` is counted when it is recognisably a GenA
 
 or, when API routes are configured, an HTTP client span (contrib ``httpx`` / ``requests``
 instrumentations) whose URL matches one of them. The translation returns a new attribute
-mapping in our names, so the processor records foreign and own spans through one code path.
+mapping in our names, so the processor records (and prices) foreign and own spans through one code path. Which
+of a GenAI span's attributes hold the model, provider, tokens and cost is worked out once
+per instrumentation scope and attribute-key set and cached (bounded, ``MAX_MAPPINGS``).
 A span that is none of these costs three failed dictionary lookups (four for client spans
 when routes are configured); only spans that qualify pay for a translation.
 
@@ -27,7 +29,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_perf import attributes as A
 from otel_perf.classify import classify_status, normalize_error_type
-from otel_perf.pricing import PriceTable, Usage, is_amount, normalize_model
+from otel_perf.pricing import is_amount, normalize_model
 
 # --- attribute names other libraries write -------------------------------------------------
 OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
@@ -118,18 +120,44 @@ _HTTP_URL: Final = ("url.full", "http.url")
 _HTTP_STATUS: Final = ("http.response.status_code", "http.status_code")
 
 
+#: Mappings kept at most, one per instrumentation scope and attribute-key set (a flood of
+#: distinct key sets empties the cache, it never grows past this).
+MAX_MAPPINGS: Final = 512
+
+
+class _Mapping:
+    """Which of a GenAI span's attributes hold what: the keys of each candidate list that a
+    span of one instrumentation scope and attribute-key set has, in order of preference.
+    Built once per (scope, keys); a span then reads only the keys it has."""
+
+    __slots__ = ("cost", "input_tokens", "model", "output_tokens", "provider")
+
+    def __init__(self, keys: Iterable[Any]) -> None:
+        present = set(keys)
+        self.model = tuple(k for k in MODEL_ATTRIBUTES if k in present)
+        self.provider = tuple(k for k in PROVIDER_ATTRIBUTES if k in present)
+        self.cost = tuple(k for k in COST_ATTRIBUTES if k in present)
+        self.input_tokens = tuple(k for k in INPUT_TOKEN_ATTRIBUTES if k in present)
+        self.output_tokens = tuple(k for k in OUTPUT_TOKEN_ATTRIBUTES if k in present)
+
+
 class ForeignSpans:
-    """Translates foreign spans with a fixed price table and API-route list.
+    """Translates foreign spans into our attributes, with a fixed API-route list.
+
+    The translation maps names only: a cost the span reports is kept as the provider's,
+    usage goes into our usage attributes, and the processor prices it like our own spans.
 
     Args:
-        pricing: prices for spans that report usage but no cost.
         api_routes: URL patterns whose HTTP client spans count as ``api_call``
             (see :func:`compile_routes`).
+        max_mappings: mappings cached (per instrumentation scope and attribute-key set);
+            ``0`` builds one for every span (the tests compare both).
     """
 
-    def __init__(self, pricing: PriceTable, api_routes: Iterable[str] = ()) -> None:
-        self.pricing = pricing
+    def __init__(self, api_routes: Iterable[str] = (), *, max_mappings: int | None = None) -> None:
         self.routes = compile_routes(api_routes)
+        self.max_mappings = MAX_MAPPINGS if max_mappings is None else max_mappings
+        self._mappings: dict[tuple[Any, ...], _Mapping] = {}
 
     def translate(self, span: ReadableSpan, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
         """Our attributes for a foreign span, or ``None`` if it is not one we count."""
@@ -155,40 +183,46 @@ class ForeignSpans:
             if mapped is None:
                 return None
             operation = mapped
-        return self._genai(span, attrs, operation)
+        return self._genai(span, attrs, operation, self._mapping(span, attrs))
+
+    def _mapping(self, span: ReadableSpan, attrs: Mapping[str, Any]) -> _Mapping:
+        if not self.max_mappings:
+            return _Mapping(tuple(attrs))
+        scope = span.instrumentation_scope
+        key = (None if scope is None else (scope.name, scope.version), *attrs)
+        found = self._mappings.get(key)
+        if found is None:
+            found = _Mapping(key[1:])
+            if len(self._mappings) >= self.max_mappings:
+                self._mappings.clear()
+            self._mappings[key] = found
+        return found
 
     def _genai(
-        self, span: ReadableSpan, attrs: Mapping[str, Any], operation: str
+        self, span: ReadableSpan, attrs: Mapping[str, Any], operation: str, mapping: _Mapping
     ) -> dict[str, Any]:
         out = dict(attrs)
         out[A.OPERATION] = operation
-        model = normalize_model(_first(attrs, MODEL_ATTRIBUTES))
+        model = normalize_model(_first(attrs, mapping.model))
         out[A.GEN_AI_REQUEST_MODEL] = model
-        provider = _first(attrs, PROVIDER_ATTRIBUTES)
+        provider = _first(attrs, mapping.provider)
         if provider is not None:
             text = str(provider).strip().lower()
             out[A.GEN_AI_PROVIDER_NAME] = PROVIDER_ALIASES.get(text, text)
         if A.ERROR_TYPE not in attrs and span.status.status_code is StatusCode.ERROR:
             out[A.ERROR_TYPE] = _error_type(span, attrs)
-        for key in COST_ATTRIBUTES:
+        for key in mapping.cost:
             cost = attrs.get(key)
             if isinstance(cost, (int, float)) and is_amount(cost):
                 out[A.COST_USD] = float(cost)
                 out[A.COST_SOURCE] = A.COST_SOURCE_PROVIDER
                 return out
-        if operation not in MODEL_CALL_OPERATIONS or A.ERROR_TYPE in out:
-            return out  # agents, tools and failures are timed and counted, never priced
-        usage = Usage(
-            images=_int(attrs.get(A.GEN_AI_REQUEST_CHOICE_COUNT)),
-            image_size=_str(attrs.get(OPENLIT_IMAGE_SIZE)),
-            image_quality=_str(attrs.get(OPENLIT_IMAGE_QUALITY)),
-            input_tokens=_int(_first(attrs, INPUT_TOKEN_ATTRIBUTES)),
-            output_tokens=_int(_first(attrs, OUTPUT_TOKEN_ATTRIBUTES)),
-        )
-        estimate = self.pricing.estimate(operation, model, usage)
-        out[A.COST_SOURCE] = estimate.source
-        if estimate.usd is not None:
-            out[A.COST_USD] = estimate.usd
+        # Usage in our names: the processor prices it (model calls only, never failures).
+        _put(out, A.USAGE_IMAGES, _int(attrs.get(A.GEN_AI_REQUEST_CHOICE_COUNT)))
+        _put(out, A.USAGE_IMAGE_SIZE, _str(attrs.get(OPENLIT_IMAGE_SIZE)))
+        _put(out, A.USAGE_IMAGE_QUALITY, _str(attrs.get(OPENLIT_IMAGE_QUALITY)))
+        _put(out, A.GEN_AI_USAGE_INPUT_TOKENS, _int(_first(attrs, mapping.input_tokens)))
+        _put(out, A.GEN_AI_USAGE_OUTPUT_TOKENS, _int(_first(attrs, mapping.output_tokens)))
         return out
 
     def _http(self, span: ReadableSpan, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -311,6 +345,13 @@ def _error_type(span: ReadableSpan, attrs: Mapping[str, Any]) -> str:
     if isinstance(status, int):
         return classify_status(status) or "unknown"
     return "unknown"
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        out.pop(key, None)  # a value of the wrong type is not usage
+    else:
+        out[key] = value
 
 
 def _int(value: Any) -> int | None:

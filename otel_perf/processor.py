@@ -16,10 +16,18 @@ and logged once: the host application never sees it.
 >>> provider.add_span_processor(PerformanceSpanProcessor(registry=CollectorRegistry()))
 
 The processor owns the settings (``Settings``): created by hand like this or by
-``configure()``, it prices generations from its price table (a span that carries no cost
-is priced from its usage attributes, ours or another instrumentation's, or counted
-unpriced), applies its thresholds, and hands the same settings to ``track_generation``
-(its extra operations are accepted, its prices go on the spans).
+``configure()``, it alone turns usage into cost and applies the thresholds, for our spans
+and foreign ones alike. A generation that carries no cost (the provider's) is priced from
+its usage attributes with its price table, or counted unpriced; it hands the same settings
+to ``track_generation`` (its extra operations are accepted).
+
+Traces show what it derived, as they always have: in the SDK's OnEnding hook
+(``_on_ending``, after the end time is set and before any processor's ``on_end``) it writes
+``otel_perf.cost.usd`` / ``otel_perf.cost.source`` / ``otel_perf.cost.table_version`` and,
+for a slow operation, ``otel_perf.slow.threshold_s`` / ``otel_perf.slow.factor`` (and a
+``slow_render`` event) on spans marked ``otel_perf.operation``, so every exporter sees them
+whatever order the processors were added in (``otel_perf.sdk_access``). Where the SDK does
+not allow it, the metrics still carry the cost and the span does not.
 """
 
 from __future__ import annotations
@@ -44,13 +52,15 @@ from otel_perf.redact import scrub_label
 from otel_perf.selfmonitor import count_invalid, report_internal_error
 from otel_perf.thresholds import FALLBACK_THRESHOLD, slow_threshold
 
-_GENERATION: Final = "generation"
-_RENDER: Final = "render"
-_API: Final = "api"
+_GENERATION: Final = A.KIND_GENERATION
+_RENDER: Final = A.KIND_RENDER
+_API: Final = A.KIND_API
 _RENDER_TYPE_OF: Final = {op: render_type for render_type, op in A.RENDER_OPERATIONS.items()}
 _MAX_LABEL_LENGTH: Final = 128
 _SAMPLED: Final = int(TraceFlags.SAMPLED)
 _USAGE_ATTRIBUTES: Final = tuple(A.USAGE_FIELDS.values())
+_USAGE_KEYS: Final = tuple(attribute for attribute, _ in _USAGE_ATTRIBUTES)
+_USAGE_KEY_SET: Final = frozenset(_USAGE_KEYS)
 _ERROR: Final = StatusCode.ERROR  # an enum member lookup costs ~0.1 µs; do it once
 _INF: Final = math.inf
 _new_record: Final = tuple.__new__
@@ -59,6 +69,18 @@ MAX_ROUTES: Final = 4096
 #: Own spans tracked as open at most; past it the oldest (most likely never ended) is
 #: forgotten, so a leak of unended spans cannot grow memory.
 MAX_OPEN_SPANS: Final = 1 << 16
+
+
+#: What the processor's estimate gives: (cost source, usd, the span's cost attributes).
+_Priced = tuple[str, "float | None", dict[str, Any]]
+#: The span attributes a ``slow_render`` event repeats (when the span has them).
+_SLOW_RENDER_FIELDS: Final = (
+    A.RENDER_ID,
+    A.RENDER_TEMPLATE_ID,
+    A.RENDER_TYPE,
+    A.RENDER_WIDTH,
+    A.RENDER_HEIGHT,
+)
 
 
 class _Route:
@@ -204,9 +226,11 @@ class PerformanceSpanProcessor(SpanProcessor):
             op: self.settings.thresholds.get(op, FALLBACK_THRESHOLD) for op in self._kind
         }
         self._template_threshold = dict(self.settings.template_thresholds)
-        self._foreign = foreign.ForeignSpans(self.settings.pricing, self.settings.api_routes)
+        self._threshold_ns = {op: seconds * 1e9 for op, seconds in self._threshold.items()}
+        self._foreign = foreign.ForeignSpans(self.settings.api_routes)
         self._routes: dict[tuple[Any, ...], _Route] = {}
-        self._estimates: dict[tuple[Any, ...], tuple[str, float | None]] = {}
+        # (operation, model, *usage values) -> (cost source, usd, the span's cost attributes)
+        self._estimates: dict[tuple[Any, ...], _Priced] = {}
         # Known operation -> (its in-progress series, whether its spans are model calls).
         self._running: dict[Any, tuple[Any, bool]] = {}
         # Own spans started and not ended: span id -> (in-progress series, model or None
@@ -224,6 +248,7 @@ class PerformanceSpanProcessor(SpanProcessor):
         tracking.bind_settings(self.settings)
         self._start_fields = sdk_access.span_start_fields
         self._end_fields = sdk_access.span_end_fields
+        self._ending_fields = sdk_access.ending_fields
 
     def disable(self) -> None:
         """Stop recording (a provider offers no way to remove a processor)."""
@@ -265,6 +290,44 @@ class PerformanceSpanProcessor(SpanProcessor):
                 self.metrics.move(series, 1.0)
         except Exception as exc:
             report_internal_error("on_start", exc)
+
+    def _on_ending(self, span: Span) -> None:
+        """The SDK's OnEnding hook: write the estimated cost and the slowness on one of our
+        spans before any exporter sees it (see the module docstring). ``on_end`` then reads
+        them from the span like a provider's cost."""
+        if not self._enabled:
+            return
+        try:
+            fields = self._ending_fields(span)  # otel_perf.sdk_access; None: not writable
+            if fields is None:
+                return
+            attrs, start, end, failed = fields
+            op = attrs.get(A.OPERATION)
+            if op is None or failed or A.ERROR_TYPE in attrs or A.OUTCOME in attrs:
+                return  # not ours; failures and cancellations are neither priced nor slow
+            kind = self._kind.get(op) if type(op) is str else None
+            if kind is None:
+                op, kind = A.OTHER_OPERATION, _GENERATION
+            if kind is _GENERATION and A.COST_USD not in attrs and A.COST_SOURCE not in attrs:
+                # _estimate inlined: this runs once per generation.
+                model = attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
+                if _USAGE_KEY_SET.isdisjoint(attrs):
+                    shape: tuple[Any, ...] = (op, model)  # no usage: the common case
+                else:
+                    shape = (op, model, *map(attrs.get, _USAGE_KEYS))
+                known = self._estimates.get(shape) or self._new_estimate(shape)
+                attrs.update(known[2])  # within sdk_access.ENDING_ROOM
+            if kind is _RENDER and self._template_threshold:
+                threshold = slow_threshold(
+                    op, attrs.get(A.RENDER_TEMPLATE_ID), self._threshold, self._template_threshold
+                )
+                if end - start > threshold * 1e9:
+                    self._mark_slow(span, attrs, kind, (end - start) / 1e9, threshold, end)
+            elif end - start > self._threshold_ns[op]:
+                threshold = self._threshold[op]
+                self._mark_slow(span, attrs, kind, (end - start) / 1e9, threshold, end)
+        except Exception as exc:
+            report_internal_error("on_ending", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Resolve every series the span updates and queue the updates (see _apply).
@@ -377,10 +440,16 @@ class PerformanceSpanProcessor(SpanProcessor):
             unpriced = cost = None
             source = attrs.get(A.COST_SOURCE)
             usd: Any = attrs.get(A.COST_USD)
-            if source is None and usd is None and own and kind is _GENERATION and not failed:
-                # Marked as ours but not priced by tracking (made by hand): priced here
-                # from its usage, the way a foreign span is.
-                source, usd = self._estimate(route, attrs)
+            if (
+                source is None
+                and usd is None
+                and kind is _GENERATION
+                and not failed
+                and (own or route.op in foreign.MODEL_CALL_OPERATIONS)
+            ):
+                # Not priced at the end (an SDK without the OnEnding hook) or a foreign
+                # model call: priced here from its usage. Agents and tools are not priced.
+                source, usd, _ = self._estimate(route.op, attrs)
             if source == A.COST_SOURCE_UNPRICED:
                 unpriced = route.unpriced or route.resolve_unpriced()
                 usd = 0.0
@@ -448,24 +517,53 @@ class PerformanceSpanProcessor(SpanProcessor):
         # One C-level copy first: iterating the live dict could see it change size.
         return [entry[0] for entry in list(self._in_flight.values())]
 
-    def _estimate(self, route: _Route, attrs: Mapping[str, Any]) -> tuple[str, float | None]:
-        """(cost source, estimated usd) for a span's usage attributes, from this processor's
-        price table; cached per route and usage."""
-        shape = (route, *(attrs.get(attribute) for attribute, _ in _USAGE_ATTRIBUTES))
+    def _estimate(self, op: str, attrs: Mapping[str, Any]) -> _Priced:
+        """The estimate for a generation's model and usage attributes from this processor's
+        price table, cached per (operation, model, usage): (cost source, usd, the span's
+        cost attributes)."""
+        model = attrs.get(A.GEN_AI_REQUEST_MODEL) or attrs.get(A.GEN_AI_RESPONSE_MODEL)
+        if _USAGE_KEY_SET.isdisjoint(attrs):
+            shape: tuple[Any, ...] = (op, model)
+        else:
+            shape = (op, model, *map(attrs.get, _USAGE_KEYS))
         known = self._estimates.get(shape)
-        if known is not None:
-            return known
+        if known is None:
+            known = self._new_estimate(shape)
+        return known
+
+    def _new_estimate(self, shape: tuple[Any, ...]) -> _Priced:
+        """Price a shape: (operation, model), or (operation, model, *usage values)."""
         usage: dict[str, Any] = {}
-        for (name, (_, kind)), value in zip(A.USAGE_FIELDS.items(), shape[1:], strict=True):
+        values = shape[2:] or (None,) * len(_USAGE_KEYS)
+        for (name, (_, kind)), value in zip(A.USAGE_FIELDS.items(), values, strict=True):
             if type(value) is kind or (kind is float and type(value) is int):
                 usage[name] = value
             elif value is not None:
                 count_invalid(f"usage.{name}")
-        estimate = self.settings.pricing.estimate(route.op, route.model, Usage(**usage))
+        pricing = self.settings.pricing
+        estimate = pricing.estimate(shape[0], normalize_model(shape[1]), Usage(**usage))
+        written: dict[str, Any] = {A.COST_SOURCE: estimate.source}
+        if estimate.usd is not None:
+            written[A.COST_USD] = estimate.usd
+            written[A.COST_TABLE_VERSION] = pricing.version
         if len(self._estimates) >= MAX_ROUTES:
-            self._estimates.clear()
-        known = self._estimates[shape] = (estimate.source, estimate.usd)
+            self._estimates.clear()  # bounded under a flood of distinct models or usages
+        known = self._estimates[shape] = (estimate.source, estimate.usd, written)
         return known
+
+    def _mark_slow(self, span: Span, attrs: dict[str, Any], kind: str, seconds: float,
+                   threshold: float, end: int) -> None:  # fmt: skip
+        """Seed 003 on a slow span: its threshold and slowness factor, and for a render a
+        ``slow_render`` event with the fields the span has."""
+        factor = seconds / threshold
+        attrs[A.SLOW_THRESHOLD_S] = threshold  # within sdk_access.ENDING_ROOM
+        attrs[A.SLOWNESS_FACTOR] = factor
+        if kind is _RENDER:
+            event = {key: attrs[key] for key in _SLOW_RENDER_FIELDS if attrs.get(key) is not None}
+            event[A.DURATION_S] = seconds
+            event[A.SLOW_THRESHOLD_S] = threshold
+            event[A.SLOWNESS_FACTOR] = factor
+            sdk_access.add_ending_event(span, A.EVENT_SLOW_RENDER, event, end)
 
     def _route(self, key: tuple[Any, ...]) -> _Route:
         op, model, provider, endpoint, project = key

@@ -10,8 +10,9 @@ nothing, and the rest of the package never knows which.
 
 - :func:`span_start_fields` / :func:`span_end_fields`: a span's fields read directly
   (``FIELDS_READABLE``) or through the public properties.
-- :func:`retract_attributes`: remove attributes from a live SDK span (``CAN_RETRACT``);
-  a no-op on any other span (a ``NonRecordingSpan`` has no attributes to remove).
+- :func:`ending_fields` / :func:`add_ending_event`: write
+  the estimated cost and the slowness on an SDK span in the OnEnding hook, after its end
+  time is set and before any exporter sees it (``CAN_ANNOTATE``); nothing on any other span.
 - :func:`remove_span_processors`: take processors back out of a provider.
 - :func:`record_unsampled`: the SDK's ``AlwaysRecordSampler`` (1.45+) keeping the span's
   attributes, or an equivalent on older SDKs; :func:`set_sampler` installs it on a provider
@@ -33,7 +34,8 @@ from typing import Any, Final
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes
 
@@ -136,68 +138,117 @@ def use_public_api(public: bool = True) -> None:
 use_public_api(False)
 
 
-# --- removing attributes from a live span -------------------------------------------------
+# --- writing on a span as it ends ---------------------------------------------------------
 
 _SDK_SPAN: type | None
 try:
     from opentelemetry.sdk.trace import _Span as _SDK_SPAN
-except ImportError:  # an SDK without the class: nothing is ever retracted
+except ImportError:  # an SDK without the class: nothing is ever written at the end
     _SDK_SPAN = None
 
+#: The fields ``ending_fields`` returns: (attributes, start, end, failed).
+EndingFields = tuple[dict[str, Any], int, int, bool]
+#: Attributes a caller may add to the mapping :func:`ending_fields` returns.
+ENDING_ROOM: Final = 8
 
-def _can_retract() -> bool:
-    """Whether ``del span._attributes[key]`` removes an attribute from a live SDK span.
 
-    The API has no call for it; the SDK span keeps its attributes in a ``BoundedAttributes``,
-    mutable until the span ends. Checked once on a probe span with no processor.
+def ending_fields(span: Any) -> EndingFields | None:
+    """An ending SDK span's attributes, start, end and whether it failed, read directly;
+    ``None`` for any other span, one within ``ENDING_ROOM`` of its attribute limit, or
+    where the probe failed (then nothing is written on it).
+
+    For a processor's ``_on_ending`` (the SDK's OnEnding hook): it runs after the span's
+    end time is set and before any processor's ``on_end``, so what is written then is on
+    the span every exporter sees, whatever the order the processors were added in. The SDK
+    refuses ``set_attribute`` once the end time is set, so the mapping returned is the
+    span's own (its ``BoundedAttributes``' dict): the caller may add up to ``ENDING_ROOM``
+    keys to it, during that call only.
     """
+    if not _annotate_enabled or type(span) is not _SDK_SPAN:
+        return None
+    bounded = span._attributes  # type: ignore[attr-defined]
+    start = span._start_time  # type: ignore[attr-defined]
+    end = span._end_time  # type: ignore[attr-defined]
+    if type(bounded) is not BoundedAttributes or start is None or end is None:
+        return None
+    attrs = bounded._dict
+    if bounded.maxlen is not None and len(attrs) > bounded.maxlen - ENDING_ROOM:
+        return None
+    return attrs, start, end, span._status._status_code is _ERROR  # type: ignore[attr-defined]
+
+
+def add_ending_event(span: Any, name: str, attributes: Mapping[str, Any], timestamp: int) -> bool:
+    """Add an event to a span :func:`ending_fields` accepted (``add_event`` is refused once
+    the end time is set), within the span's event limit."""
+    events: Any = getattr(span, "_events", None)
+    if not isinstance(events, BoundedList):
+        return False
+    events.append(Event(name, BoundedAttributes(attributes=attributes, immutable=True), timestamp))
+    return True
+
+
+class _ProbeProcessor:
+    """Writes an attribute and an event in the OnEnding hook; keeps what ``on_end`` sees."""
+
+    def __init__(self) -> None:
+        self.ended: Any = None
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def _on_ending(self, span: Any) -> None:
+        fields = ending_fields(span)
+        if fields is not None:
+            fields[0]["added"] = 1
+            add_ending_event(span, "probe", {"e": 1}, 3)
+
+    def on_end(self, span: Any) -> None:
+        self.ended = span
+
+
+def _can_annotate() -> bool:
+    """Whether the SDK calls ``_on_ending`` before ``on_end`` and what it writes there is
+    on the ``ReadableSpan`` every ``on_end`` gets. Checked once on a probe span."""
+    global _annotate_enabled
     if _SDK_SPAN is None:
         return False
     try:
         from opentelemetry.sdk.resources import Resource
 
+        _annotate_enabled = True
+        processor = _ProbeProcessor()
         probe = _SDK_SPAN(
             "probe",
             trace.SpanContext(1, 1, is_remote=False),
-            attributes={"k": "v", "j": 1},
+            attributes={"k": "v"},
             resource=Resource.get_empty(),
+            span_processor=processor,
         )
-        probe.start()
-        bounded: Any = probe._attributes
-        del bounded["k"]
-        probe.end()
-        return type(bounded) is BoundedAttributes and dict(probe.attributes or {}) == {"j": 1}
+        probe.start(start_time=1)
+        probe.end(end_time=2)
+        ended = processor.ended
+        return (
+            ended is not None
+            and dict(ended.attributes or {}) == {"k": "v", "added": 1}
+            and [(e.name, dict(e.attributes or {}), e.timestamp) for e in ended.events]
+            == [("probe", {"e": 1}, 3)]
+        )
     except Exception:
         return False
+    finally:
+        _annotate_enabled = False
 
 
-CAN_RETRACT: Final = _can_retract()
-_retract_enabled = CAN_RETRACT
+_annotate_enabled = False
+CAN_ANNOTATE: Final = _can_annotate()
+_annotate_enabled = CAN_ANNOTATE
 
 
-def can_retract() -> bool:
-    """Whether :func:`retract_attributes` works here (callers that cannot retract set an
-    estimate at the end instead of the start)."""
-    return _retract_enabled
-
-
-def force_retract(enabled: bool) -> None:
-    """Turn retraction off (or back on where the probe allows it): for the fallback tests."""
-    global _retract_enabled
-    _retract_enabled = enabled and CAN_RETRACT
-
-
-def retract_attributes(span: trace.Span, keys: Iterable[str]) -> bool:
-    """Remove ``keys`` from a live SDK span; ``False`` (and nothing done) for any other
-    span, such as the ``NonRecordingSpan`` of an API-only setup, or an ended one."""
-    if not _retract_enabled or type(span) is not _SDK_SPAN or not span.is_recording():
-        return False
-    bounded: Any = span._attributes  # type: ignore[attr-defined]
-    if type(bounded) is not BoundedAttributes:
-        return False
-    for key in keys:
-        bounded._dict.pop(key, None)
-    return True
+def force_annotate(enabled: bool) -> None:
+    """Turn writing at the end off (or back on where the probe allows it): for the tests of
+    the fallback, where the cost is on the metrics only."""
+    global _annotate_enabled
+    _annotate_enabled = enabled and CAN_ANNOTATE
 
 
 # --- provider surgery ---------------------------------------------------------------------
@@ -303,15 +354,16 @@ def records_unsampled(sampler: sampling.Sampler) -> bool:
 
 
 __all__ = [
-    "CAN_RETRACT",
+    "CAN_ANNOTATE",
+    "ENDING_ROOM",
     "FIELDS_READABLE",
     "RecordUnsampledSampler",
-    "can_retract",
-    "force_retract",
+    "add_ending_event",
+    "ending_fields",
+    "force_annotate",
     "record_unsampled",
     "records_unsampled",
     "remove_span_processors",
-    "retract_attributes",
     "set_sampler",
     "span_end_fields",
     "span_start_fields",

@@ -14,10 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import otel_perf
 from otel_perf import attributes as A
-from otel_perf import pricing, tracking
+from otel_perf import pricing
 from otel_perf.config import Settings
 from otel_perf.processor import MAX_ROUTES, PerformanceSpanProcessor
 from otel_perf.textformat import generate
+from otel_perf.tracking import track
 
 LIMIT = 50
 ATTACK = 2000
@@ -86,7 +87,7 @@ def test_caches_stay_bounded_under_a_flood(make_pipeline):
     pipeline = make_pipeline(cardinality_limit=LIMIT)
     _attack(0, 5000)
     assert 0 < len(pipeline.processor._routes) <= MAX_ROUTES
-    assert len(tracking._generation_templates) <= tracking._TEMPLATE_CACHE_SIZE
+    assert len(track._generation_templates) <= track.TEMPLATE_CACHE_SIZE
     assert len(pipeline.processor.settings.pricing._no_usage) <= pricing._ESTIMATE_CACHE_SIZE
     cache = pricing._normalize.cache_info()
     assert cache.maxsize is not None and cache.currsize <= cache.maxsize

@@ -23,13 +23,7 @@ class Pipeline:
         self.provider.add_span_processor(self.processor)
         self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.tracer = self.provider.get_tracer("tests")
-        tracking.bind(
-            self.provider.get_tracer("otel_perf"),
-            settings.pricing,
-            settings.extra_operations,
-            thresholds=settings.thresholds,
-            template_thresholds=settings.template_thresholds,
-        )
+        tracking.bind(self.provider.get_tracer("otel_perf"), settings)
 
     def value(self, name: str, **labels: str) -> float:
         """A sample value from the registry (0.0 when absent)."""

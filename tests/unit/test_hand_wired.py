@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -12,7 +14,6 @@ import otel_perf
 from otel_perf import attributes as A
 from otel_perf import tracking
 from otel_perf.config import Settings
-from otel_perf.pricing import PriceTable
 from otel_perf.processor import PerformanceSpanProcessor
 
 COST = "otel_perf_cost_usd_total"
@@ -28,7 +29,7 @@ class HandWired:
         self.provider = TracerProvider()
         self.exporter = InMemorySpanExporter()
         # Unconfigured: tracked operations use this provider with the bundled defaults ...
-        tracking.bind(self.provider.get_tracer("otel_perf"), PriceTable.bundled(), ())
+        tracking.bind(self.provider.get_tracer("otel_perf"))
         # ... until a processor is created by hand, as its docstring shows.
         self.provider.add_span_processor(
             PerformanceSpanProcessor(
@@ -140,6 +141,68 @@ def test_hand_made_span_prices_are_cached_per_usage():
         ).end()
     assert len(processor._estimates) == 2
     assert wired.total(COST) == pytest.approx(0.25 * 4)
+
+
+def test_span_marked_as_ours_carries_the_processor_estimate():
+    """The exported span of a hand-made span shows the price the metric counted, or unpriced."""
+    wired = HandWired(pricing=PRICES)
+    for model in ("house-model", "mystery-9"):
+        wired.tracer.start_span(
+            "by hand",
+            attributes={A.OPERATION: "generate_image", A.GEN_AI_REQUEST_MODEL: model,
+                        A.USAGE_IMAGES: 2},
+        ).end()  # fmt: skip
+    priced, unpriced = (dict(s.attributes) for s in wired.exporter.get_finished_spans())
+    assert priced[A.COST_USD] == pytest.approx(0.5) and priced[A.COST_SOURCE] == "estimated"
+    assert priced[A.COST_TABLE_VERSION].endswith("+custom")
+    assert unpriced[A.COST_SOURCE] == "unpriced" and A.COST_USD not in unpriced
+
+
+def test_exporter_added_before_the_processor_still_sees_the_cost():
+    """The estimate is written in the OnEnding hook: the order processors were added in does not matter."""
+    registry = CollectorRegistry()
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))  # the exporter first
+    provider.add_span_processor(
+        PerformanceSpanProcessor(
+            registry=registry, settings=Settings.resolve(env={}, pricing=PRICES)
+        )
+    )
+    tracking.bind(provider.get_tracer("otel_perf"))
+    with otel_perf.track_generation("generate_image", model="flux-pro") as op:
+        op.set_usage(images=2)
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes[A.COST_USD] == pytest.approx(3.0)
+
+
+def test_two_hand_wired_processors_each_price_with_their_own_table():
+    """Prices live in each processor's settings, not in a global: two pipelines never mix."""
+    cheap = HandWired(pricing={"models": {"house-model": {"per_image": 0.25}}})
+    dear = HandWired(pricing={"models": {"house-model": {"per_image": 4.0}}})
+    for wired in (cheap, dear):
+        wired.tracer.start_span(
+            "by hand",
+            attributes={A.OPERATION: "generate_image", A.GEN_AI_REQUEST_MODEL: "house-model",
+                        A.USAGE_IMAGES: 2},
+        ).end()  # fmt: skip
+    assert cheap.total(COST) == pytest.approx(0.5) and dear.total(COST) == pytest.approx(8.0)
+    assert [s.attributes[A.COST_USD] for s in dear.exporter.get_finished_spans()] == [8.0]
+
+
+def test_thresholds_of_a_hand_wired_processor_mark_slow_spans():
+    """The processor's thresholds decide slowness: the metric, the span attributes and the event."""
+    wired = HandWired(thresholds={"render_still": 0.5})
+    handle = otel_perf.track_render("still", render_id="r1").start(
+        start_time=time.time_ns() - 2_000_000_000
+    )
+    handle.end()
+    (span,) = wired.exporter.get_finished_spans()
+    assert span.attributes[A.SLOW_THRESHOLD_S] == 0.5
+    assert span.attributes[A.SLOWNESS_FACTOR] > 3.9
+    (event,) = span.events
+    assert event.name == A.EVENT_SLOW_RENDER and event.attributes[A.RENDER_ID] == "r1"
+    assert wired.total("otel_perf_slow_operations_total", operation="render_still") == 1
 
 
 def test_fail_with_an_exception_classifies_it(pipeline):

@@ -16,7 +16,6 @@ import otel_perf
 from otel_perf import attributes as A
 from otel_perf import sdk_access, selfmonitor, tracking
 from otel_perf.config import Settings
-from otel_perf.pricing import PriceTable
 from otel_perf.processor import PerformanceSpanProcessor
 
 D = "otel_perf_operation_duration_seconds"
@@ -26,10 +25,10 @@ D = "otel_perf_operation_duration_seconds"
 def public_api() -> Iterator[None]:
     """Every probe forced off: the adapter takes its fallback everywhere."""
     sdk_access.use_public_api(True)
-    sdk_access.force_retract(False)
+    sdk_access.force_annotate(False)
     yield
     sdk_access.use_public_api(False)
-    sdk_access.force_retract(True)
+    sdk_access.force_annotate(True)
 
 
 def _pipeline(registry: CollectorRegistry) -> tuple[TracerProvider, InMemorySpanExporter]:
@@ -38,7 +37,7 @@ def _pipeline(registry: CollectorRegistry) -> tuple[TracerProvider, InMemorySpan
     settings = Settings.resolve(env={})
     provider.add_span_processor(PerformanceSpanProcessor(registry=registry, settings=settings))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracking.bind(provider.get_tracer("otel_perf"), settings.pricing, ())
+    tracking.bind(provider.get_tracer("otel_perf"), settings)
     return provider, exporter
 
 
@@ -69,43 +68,69 @@ def _span_attributes(exporter: InMemorySpanExporter) -> list[dict[str, object]]:
 def test_probes_hold_on_the_supported_sdk():
     """On the SDK this package is tested with, every fast path is taken."""
     assert sdk_access.FIELDS_READABLE is True
-    assert sdk_access.CAN_RETRACT is True
-    assert sdk_access.can_retract() is True
+    assert sdk_access.CAN_ANNOTATE is True
 
 
-def test_fallback_gives_the_same_metrics_and_spans(public_api):
-    """With every probe off, the same operations give the same metrics and span attributes."""
+_COST_KEYS = (A.COST_USD, A.COST_SOURCE, A.COST_TABLE_VERSION)
+
+
+def test_fallback_gives_the_same_metrics_and_spans_without_the_estimate(public_api):
+    """With every probe off the metrics are the same; spans lack only what on_end cannot write."""
     fallback_registry = CollectorRegistry()
     _, fallback_exporter = _pipeline(fallback_registry)
-    assert not sdk_access.can_retract()
     _run_operations()
     sdk_access.use_public_api(False)
-    sdk_access.force_retract(True)
-    tracking._generation_templates.clear()  # templates were made without a start estimate
+    sdk_access.force_annotate(True)
     fast_registry = CollectorRegistry()
     _, fast_exporter = _pipeline(fast_registry)
     _run_operations()
     assert len(_samples(fast_registry)) > 20
     assert _samples(fast_registry) == _samples(fallback_registry)
-    assert _span_attributes(fast_exporter) == _span_attributes(fallback_exporter)
-    failed = _span_attributes(fast_exporter)[1]
-    assert failed[A.ERROR_TYPE] == "rate_limit" and A.COST_USD not in failed
+    fast = _span_attributes(fast_exporter)
+    assert [{k: v for k, v in a.items() if k not in _COST_KEYS} for a in fast] == (
+        _span_attributes(fallback_exporter)
+    )
+    assert fast[0][A.COST_SOURCE] == "estimated" and fast[0][A.COST_USD] > 0
+    assert fast[1][A.ERROR_TYPE] == "rate_limit" and A.COST_USD not in fast[1]
 
 
-def test_retract_is_a_no_op_on_spans_it_cannot_change():
-    """A non-recording or ended span is left alone, without an error."""
-    assert sdk_access.retract_attributes(trace.INVALID_SPAN, [A.COST_USD]) is False
+def test_ending_writes_only_on_an_ending_sdk_span():
+    """A non-recording, live or already-read span is never written on."""
+    assert sdk_access.ending_fields(trace.INVALID_SPAN) is None
     provider = TracerProvider()
-    span = provider.get_tracer("t").start_span("s", attributes={"k": "v", "j": 1})
-    assert sdk_access.retract_attributes(span, ["k"]) is True
+    span = provider.get_tracer("t").start_span("s", attributes={"k": "v"})
+    assert sdk_access.ending_fields(span) is None  # live: no end time yet
     span.end()
-    assert sdk_access.retract_attributes(span, ["j"]) is False
-    assert dict(span.attributes or {}) == {"j": 1}
+    assert sdk_access.ending_fields(span._readable_span()) is None
+    assert dict(span.attributes or {}) == {"k": "v"}
+
+
+def test_ending_spans_near_their_attribute_limit_are_not_written_on():
+    """Within ENDING_ROOM of the SDK's attribute limit, nothing is written; a span with room is."""
+    from opentelemetry.sdk.trace import SpanLimits, SpanProcessor
+
+    class Ending(SpanProcessor):
+        def __init__(self) -> None:
+            self.seen: list[object] = []
+
+        def _on_ending(self, span):  # type: ignore[no-untyped-def]
+            self.seen.append(sdk_access.ending_fields(span))
+
+    for limit, writable in (
+        (sdk_access.ENDING_ROOM + 1, False),
+        (sdk_access.ENDING_ROOM + 2, True),
+    ):
+        provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=limit))
+        ending = Ending()
+        provider.add_span_processor(ending)
+        provider.get_tracer("t").start_span("s", attributes={"a": 1, "b": 2}).end()
+        (fields,) = ending.seen
+        assert (fields is not None) is writable
 
 
 def test_failed_generation_without_an_sdk_provider_is_quiet(caplog):
     """API only (a no-op tracer): a failed generation logs nothing, counts no internal error."""
-    tracking.bind(trace.NoOpTracer(), PriceTable.bundled(), ())
+    tracking.bind(trace.NoOpTracer())
     with caplog.at_level(logging.DEBUG, logger="otel_perf"):
         with otel_perf.track_generation("generate_image", model="flux-pro") as op:
             op.fail("rate_limit")

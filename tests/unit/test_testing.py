@@ -29,7 +29,7 @@ def test_capture_resets_global_state():
         assert configuration.active() is not None
     assert configuration.active() is None
     assert selfmonitor.invalid_value_counts() == {}
-    assert "upscale_image" not in tracking._runtime.generation_operations
+    assert "upscale_image" not in tracking.runtime.runtime.generation_operations
 
 
 def test_capture_refuses_an_existing_configuration(registry):
