@@ -282,13 +282,17 @@ class GoogleGenAIInstrumentor(MediaInstrumentor):
         return package.GOOGLE_GENAI
 
     def _instrument(self, **kwargs: Any) -> None:
-        veo = _Veo(self.jobs)
+        veo, tracer = _Veo(self.jobs), self._tracer(kwargs)
         patch = self._patcher.patch
         for cls in ("Models", "AsyncModels"):
             for name in ("generate_images", "edit_image"):
-                patch("google.genai.models", f"{cls}.{name}", wrapping(_imagen(f"models.{name}")))
-            patch("google.genai.models", f"{cls}.generate_content", wrapping(_content))
-            patch("google.genai.models", f"{cls}.generate_videos", wrapping(veo.submit))
+                patch(
+                    "google.genai.models",
+                    f"{cls}.{name}",
+                    wrapping(_imagen(f"models.{name}"), tracer),
+                )
+            patch("google.genai.models", f"{cls}.generate_content", wrapping(_content, tracer))
+            patch("google.genai.models", f"{cls}.generate_videos", wrapping(veo.submit, tracer))
         for cls in ("Operations", "AsyncOperations"):
             patch(
                 "google.genai.operations",

@@ -231,20 +231,22 @@ class OpenAIInstrumentor(MediaInstrumentor):
         return package.OPENAI
 
     def _instrument(self, **kwargs: Any) -> None:
-        videos = _Videos(self.jobs)
+        videos, tracer = _Videos(self.jobs), self._tracer(kwargs)
         patch = self._patcher.patch
         for cls in ("Images", "AsyncImages"):
             for name in ("generate", "edit"):
                 plan = _images(f"images.{name}")
-                patch("openai.resources.images", f"{cls}.{name}", wrapping(plan))
+                patch("openai.resources.images", f"{cls}.{name}", wrapping(plan, tracer))
         for cls in ("Speech", "AsyncSpeech"):
-            patch("openai.resources.audio.speech", f"{cls}.create", wrapping(_speech))
+            patch("openai.resources.audio.speech", f"{cls}.create", wrapping(_speech, tracer))
         for cls in ("Transcriptions", "AsyncTranscriptions"):
             patch(
-                "openai.resources.audio.transcriptions", f"{cls}.create", wrapping(_transcription)
+                "openai.resources.audio.transcriptions",
+                f"{cls}.create",
+                wrapping(_transcription, tracer),
             )
         for cls in ("Videos", "AsyncVideos"):
-            patch("openai.resources.videos", f"{cls}.create", wrapping(videos.create))
+            patch("openai.resources.videos", f"{cls}.create", wrapping(videos.create, tracer))
             for name in ("retrieve", "poll"):
                 patch(
                     "openai.resources.videos",

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from opentelemetry.trace import Tracer
 from wrapt import FunctionWrapper
 
 from otel_perf.selfmonitor import report_internal_error
@@ -122,8 +123,13 @@ def is_async(method: Any) -> bool:
         return inspect.iscoroutinefunction(method)
 
 
-def wrapper_for(method: Any, plan: Plan, enabled: Switch) -> Callable[..., Any]:
-    """A ``wrapt`` wrapper running ``plan`` around ``method`` (sync or ``async def``)."""
+def wrapper_for(
+    method: Any, plan: Plan, enabled: Switch, tracer: Tracer | None = None
+) -> Callable[..., Any]:
+    """A ``wrapt`` wrapper running ``plan`` around ``method`` (sync or ``async def``); its
+    spans start from ``tracer`` when given (the instrumentor's ``tracer_provider``)."""
+    if tracer is not None:
+        plan = _traced(plan, tracer)
     if is_async(method):
 
         async def async_wrapper(
@@ -194,9 +200,24 @@ def observer_for(method: Any, observe: Callable[[Any, Any], None], enabled: Swit
     return sync_observer
 
 
-def wrapping(plan: Plan) -> Callable[[Any, Switch], Callable[..., Any]]:
-    """A ``Patcher.patch`` factory applying :func:`wrapper_for` with ``plan``."""
-    return lambda method, enabled: wrapper_for(method, plan, enabled)
+def _traced(plan: Plan, tracer: Tracer) -> Plan:
+    """``plan`` whose calls start their spans from ``tracer``."""
+
+    def traced(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+        call = plan(instance, args, kwargs)
+        if call is not None:
+            call.tracker.using(tracer)
+        return call
+
+    return traced
+
+
+def wrapping(
+    plan: Plan, tracer: Tracer | None = None
+) -> Callable[[Any, Switch], Callable[..., Any]]:
+    """A ``Patcher.patch`` factory applying :func:`wrapper_for` with ``plan`` (and
+    ``tracer``, the instrumentor's own when it was given a ``tracer_provider``)."""
+    return lambda method, enabled: wrapper_for(method, plan, enabled, tracer)
 
 
 def observing(observe: Callable[[Any, Any], None]) -> Callable[[Any, Switch], Callable[..., Any]]:

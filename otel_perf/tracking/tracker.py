@@ -37,7 +37,7 @@ class Tracker:
     tasks): each ``__exit__`` ends the operation that is current in the exiting context.
     """
 
-    __slots__ = ("_attributes", "_kind", "_name", "_open", "_operation", "_span_kind")
+    __slots__ = ("_attributes", "_kind", "_name", "_open", "_operation", "_span_kind", "_tracer")
 
     def __init__(
         self,
@@ -52,13 +52,24 @@ class Tracker:
         self._name = name
         self._span_kind = span_kind
         self._attributes = attributes
+        # Set by an instrumentor given a tracer_provider; None: the configured tracer, read
+        # at each entry (configure() may run after a decorator was applied).
+        self._tracer: trace.Tracer | None = None
         # Entries not yet exited. A list, not one attribute: append and remove are atomic,
         # so threads sharing the tracker cannot lose an entry between a check and a store.
         self._open: list[OperationHandle] = []
 
     def _fresh(self) -> Tracker:
         """A new tracker with the same arguments: each decorated call gets its own."""
-        return Tracker(self._kind, self._operation, self._name, self._span_kind, self._attributes)
+        fresh = Tracker(self._kind, self._operation, self._name, self._span_kind, self._attributes)
+        fresh._tracer = self._tracer
+        return fresh
+
+    def using(self, tracer: trace.Tracer) -> Tracker:
+        """Start this tracker's spans from ``tracer`` instead of the configured one (what an
+        instrumentor given ``tracer_provider=`` does); returns the tracker."""
+        self._tracer = tracer
+        return self
 
     def __enter__(self) -> OperationHandle:
         try:
@@ -69,7 +80,7 @@ class Tracker:
                 handle_above, base = live(handle_above)
             if base is None:
                 base = otel_context.get_current()
-            span = runtime.tracer.start_span(
+            span = (self._tracer or runtime.tracer).start_span(
                 self._name, context=base, kind=self._span_kind, attributes=self._attributes
             )
             handle = OperationHandle(span, self._kind, self._operation)
@@ -122,7 +133,7 @@ class Tracker:
             ignored("start_time", start_time)
             start_time = None
         try:
-            span = runtime.tracer.start_span(
+            span = (self._tracer or runtime.tracer).start_span(
                 self._name,
                 kind=self._span_kind,
                 attributes=self._attributes,

@@ -332,3 +332,32 @@ def test_uninstrument_restores_the_originals_and_ends_open_jobs(pipeline, transp
         assert vars(cls)[name] is original
     assert pipeline.value("otel_perf_cancelled_operations_total", operation="generate_video") == 1
     assert pipeline.value("otel_perf_operations_in_progress", operation="generate_video") == 0
+
+
+def test_veo_job_with_a_tracer_provider_starts_its_span_there(pipeline, transport):
+    """A job span (started at submission, ended by a poll) comes from the instrumentor's
+    tracer_provider too; the configured provider sees nothing."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter, other = InMemorySpanExporter(), TracerProvider()
+    other.add_span_processor(SimpleSpanProcessor(exporter))
+    transport.on(":predictLongRunning", operation())
+    transport.on(":fetchPredictOperation", operation(done=True, response=VIDEOS))
+    instrumentor = GoogleGenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=other)
+    try:
+        client = vertex(transport)
+        op = client.models.generate_videos(
+            model="veo-3.0-generate-001", source=types.GenerateVideosSource(prompt="a fox"),
+            config=types.GenerateVideosConfig(duration_seconds=8))  # fmt: skip
+        poll_until_done(client, op)
+    finally:
+        instrumentor.uninstrument()
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "generate_video veo-3.0-generate-001"
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "otel_perf.instrumentors.google_genai"
+    assert attrs_of(span)[A.JOB_POLLS] == 1
+    assert pipeline.spans() == ()

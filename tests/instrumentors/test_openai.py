@@ -357,3 +357,50 @@ def test_a_failing_instrumentor_never_reaches_the_caller(pipeline, instrumented,
     assert selfmonitor.internal_error_counts() == {"instrumentor.plan": 1, "instrumentor.result": 1}
     (span,) = pipeline.spans()  # the speech call still has its span
     assert span.name == "generate_speech tts-1"
+
+
+def test_instrument_with_a_tracer_provider_starts_spans_there(pipeline, transport):
+    """instrument(tracer_provider=tp), as contrib instrumentations take it: the spans start
+    from tp (scope: the instrumentor's module) and reach tp's processors, priced by an
+    otel-perf processor wired into tp; the configured provider sees none of them."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from prometheus_client import CollectorRegistry
+
+    from otel_perf.config import Settings
+    from otel_perf.processor import PerformanceSpanProcessor
+
+    registry, exporter, other = CollectorRegistry(), InMemorySpanExporter(), TracerProvider()
+    other.add_span_processor(
+        PerformanceSpanProcessor(registry=registry, settings=Settings.resolve(env={}))
+    )
+    other.add_span_processor(SimpleSpanProcessor(exporter))
+    transport.on("/images/generations", ok(IMAGES))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=other)
+    try:
+        client(transport).images.generate(model="gpt-image-1", prompt="x", n=2,
+                                          size="1024x1536", quality="high")  # fmt: skip
+    finally:
+        instrumentor.uninstrument()
+    (span,) = exporter.get_finished_spans()
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "otel_perf.instrumentors.openai"
+    assert attrs_of(span)[A.COST_USD] == pytest.approx(0.50)
+    assert pipeline.spans() == ()
+    cost = registry.get_sample_value(
+        "otel_perf_cost_usd_total",
+        {"operation": "generate_image", "model": "gpt-image-1", "provider": "openai",
+         "project": ""},
+    )  # fmt: skip
+    assert cost == pytest.approx(0.50)
+
+
+def test_instrument_rejects_a_tracer_provider_of_the_wrong_type(pipeline):
+    """A wrong tracer_provider fails at instrument(), naming the argument, and patches nothing."""
+    originals = {(cls, name): vars(cls)[name] for cls, name in PATCHED}
+    with pytest.raises(TypeError, match=r"tracer_provider must be an opentelemetry\.trace\."):
+        OpenAIInstrumentor().instrument(tracer_provider="not a provider")
+    assert all(vars(cls)[name] is original for (cls, name), original in originals.items())
+    assert not OpenAIInstrumentor().is_instrumented_by_opentelemetry
