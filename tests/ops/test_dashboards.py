@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 import otel_perf
 from otel_perf.metrics import SPECS_BY_NAME
 from otel_perf.monitoring import config_from_mapping, load_config, render_all
+from otel_perf.monitoring.compose import GRAFANA_IMAGE
 from otel_perf.monitoring.promql import SELF_METRIC_LABELS, labels_of
 from otel_perf.monitoring.rules import RecordingRule, all_alerts, recording_rules
 from otel_perf.textformat import generate
@@ -207,6 +208,21 @@ def test_grafana_alert_rules_mirror_the_prometheus_rules_and_are_paused():
         assert rule["condition"] == "C"
         assert "$value " not in rule["annotations"]["description"]
         assert rule["annotations"]["runbook_url"] == alert.runbook_url
+
+
+def test_grafana_copy_of_the_held_alert_has_no_hold_on_the_pinned_grafana():
+    """Grafana 12.1.1 ignores ``keepFiringFor`` in alert-rule provisioning files (it is read
+    from 12.1.2 on, grafana/grafana#109699), so the Grafana copy of the one held alert carries
+    none and the operations guide says so. Pinning a newer Grafana fails here: then emit the
+    hold from the same definition value."""
+    rules = {r["uid"]: r for g in _provisioning("alerting/otel-perf-rules.yaml")["groups"]
+             for r in g["rules"]}  # fmt: skip
+    held = [a for a in all_alerts(CONFIG) if a.keep_firing_for != "0s"]
+    assert [(a.name, a.keep_firing_for) for a in held] == [("OtelPerfConsecutiveApiErrors", "10m")]
+    assert not any("keepFiringFor" in rule or "keep_firing_for" in rule for rule in rules.values())
+    assert GRAFANA_IMAGE.rpartition(":")[2] == "12.1.1"
+    guide = " ".join((ROOT / "docs/operations.md").read_text().split())
+    assert "Grafana 12.1.1 ignores `keepFiringFor` in alert-rule provisioning files" in guide
 
 
 def test_switching_alerting_to_grafana_never_pages_twice():

@@ -142,13 +142,42 @@ class Prometheus(_Process):
             if instance is not None:
                 active = [t for t in active if t["labels"].get("instance") == instance]
             return bool(active) and all(
-                t["health"] == "up" and _rfc3339(t["lastScrape"]) > since for t in active
+                t["health"] == "up" and rfc3339(t["lastScrape"]) > since for t in active
             )
 
         wait_until(scraped, timeout, what="a fresh scrape of every target")
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self.api("alerts")["alerts"])
+
+    def wait_alert_series_recorded(self, timeout: float = 60) -> None:
+        """Wait until every rule group holding alerting rules has begun its second
+        evaluation, so that every later evaluation writes the ``ALERTS`` series.
+
+        Prometheus writes no ``ALERTS`` (nor ``ALERTS_FOR_STATE``) samples in a group's
+        first two evaluations after it starts: it restores ``for`` state after the second
+        one (``Group.run``, ``AlertingRule.restored``). The alerts are evaluated and sent to
+        Alertmanager then, only their series starts late. A sample scraped after this
+        returns is first evaluated in the third evaluation or later."""
+        groups = {
+            f"{group['file']};{group['name']}"
+            for group in self.api("rules")["groups"]
+            if any(rule["type"] == "alerting" for rule in group["rules"])
+        }
+
+        def second_begun() -> bool:
+            begun = {
+                match.group(1): float(match.group(2))
+                for match in _ITERATIONS.finditer(http_get(self.url + "/metrics").decode())
+            }
+            return bool(groups) and all(begun.get(group, 0) >= 2 for group in groups)
+
+        wait_until(second_begun, timeout, what="two evaluations of every alerting rule group")
+
+
+_ITERATIONS = re.compile(
+    r'^prometheus_rule_group_iterations_total\{rule_group="(.+)"\} (\S+)$', re.MULTILINE
+)
 
 
 class Alertmanager(_Process):
@@ -250,7 +279,7 @@ class DemoProcess(_Process):
         return dict(wait_until(ready, timeout, what="the demo ledger"))
 
 
-def _rfc3339(text: str) -> float:
+def rfc3339(text: str) -> float:
     """Seconds since the epoch of an RFC 3339 time with up to nanosecond precision."""
     match = re.match(r"(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text)
     if match is None:
