@@ -62,6 +62,7 @@ REFINE_POINTS: Final = 60
 RECENT_ERRORS: Final = 10
 TARGET: Final = ("job", "instance")
 TERM: Final = "otel_perf_term"
+FIELD: Final = "otel_perf_field"
 
 #: (field, metric, labels to keep): the window totals the report is computed from.
 WINDOW_QUERIES: Final = (
@@ -122,6 +123,17 @@ class TargetInfo:
 
     def matchers(self) -> tuple[str, ...]:
         return (f"job={promql.quote(self.job)}", f"instance={promql.quote(self.instance)}")
+
+
+@dataclass(frozen=True)
+class Read:
+    """One read of every counter of a target: the last value in ``ms`` milliseconds up to
+    ``at`` (``ms == 0``: a reset-aware scan of the whole range instead), tagged ``tag``."""
+
+    tag: str
+    target: TargetInfo
+    at: float
+    ms: int
 
 
 @dataclass(frozen=True)
@@ -199,7 +211,8 @@ class Collector:
         self.times = [round(origin + i * self.step, 3) for i in range(bins + 1)]
         self.exemplars_enabled = True
         self.interval = 0.0  # the scrape interval, estimated from `up`
-        self.look = float(max(math.ceil(self.step), 1))  # the grid's look-back window
+        self.look = float(max(math.ceil(self.step), 1))  # one bin: process and `up` grids
+        self.grid_look = min(self.look, SHORT_LOOK)  # the counter grids' look-back
 
     def sel(
         self, metric: str, matchers: dict[str, str] | None = None, extra: Sequence[str] = ()
@@ -221,11 +234,16 @@ class Collector:
     def collect(self) -> RawData:
         w = f"{_dur(self.step)}"
         by = "job, instance, operation, status"
+        # The counter grids read a short look-back at each instant, not the whole bin: their
+        # cost is series x instants x (SHORT_LOOK / scrape interval), whatever the range.
         # last_over_time, not the bare selector: a target that stopped leaves staleness
-        # markers, and the bare selector would lose its final values.
-        grid_q = f"sum by ({by}) (last_over_time({self.sel(DUR_COUNT)}[{w}]))"
+        # markers, and the bare selector would lose its final values. Increases a short
+        # read misses (a target not scraped just before an instant, one that stopped) are
+        # put back from the restart and end reads of the totals (_bin_increases).
+        short = _dur(self.grid_look)
+        grid_q = f"sum by ({by}) (last_over_time({self.sel(DUR_COUNT)}[{short}]))"
         export_sel = self.sel(DUR_SUM, {"operation": EXPORT_OPERATION, "status": "success"})
-        export_q = f"sum by (job, instance) (last_over_time({export_sel}[{w}]))"
+        export_q = f"sum by (job, instance) (last_over_time({export_sel}[{short}]))"
         pst = f"{PROCESS_START}{{{','.join(self._target_scope())}}}"
         up = f"up{{{','.join(self._target_scope())}}}"
         process_q = _tagged(
@@ -262,16 +280,13 @@ class Collector:
                 "is right"
             )
         self.client.run_all([partial(self._last_scrapes, t) for t in targets if t.restarts])
-        totals_calls = [
-            (lambda m=metric, lb=labels: self._totals(m, lb, targets))
-            for _, metric, labels in WINDOW_QUERIES
-        ]
+        groups = self._read_groups(targets)
         results = self.client.run_all(
-            [*totals_calls, lambda: self._exemplars(), lambda: self._edges(grid, targets, True),
-             lambda: self._edges(grid, targets, False)]
+            [*(partial(self._read_all, g) for g in groups), lambda: self._exemplars(),
+             lambda: self._edges(grid, targets, True), lambda: self._edges(grid, targets, False)]
         )  # fmt: skip
-        n = len(WINDOW_QUERIES)
-        term_rows = dict(zip((f for f, _, _ in WINDOW_QUERIES), results[:n], strict=True))
+        n = len(groups)
+        term_rows = _by_field(results[:n])
         exemplars, gen_extent, extent = results[n], results[n + 1], results[n + 2]
         data = RawData(
             self.window,
@@ -296,6 +311,29 @@ class Collector:
         data.samples_read = self.client.samples
         return data
 
+    def _missed_targets(
+        self, found: dict[tuple[str, str], TargetInfo], process: list[Series], ups: list[Series]
+    ) -> dict[tuple[str, str], list[float]]:
+        """Targets the counter grid's short reads missed (a worker that lived a few hours
+        inside one bin) but the one-bin process and ``up`` grids saw, that have duration
+        series: target -> grid instants it was seen at. One cheap query per candidate
+        (usually only targets of other exporters)."""
+        seen: dict[tuple[str, str], set[float]] = defaultdict(set)
+        for s in (*process, *ups):
+            key = (scrub(s.labels.get("job", "")), scrub(s.labels.get("instance", "")))
+            if key not in found and s.labels.get(TERM) != "recent":
+                seen[key].update(a for a, v in s.points if v == v)
+        candidates = [(key, sorted(at)) for key, at in seen.items() if at]
+
+        def exports_counters(key: tuple[str, str], at: list[float]) -> bool:
+            job, instance = (promql.quote(v) for v in key)
+            sel = self.sel(DUR_COUNT, extra=(f"job={job}", f"instance={instance}"))
+            expr = f"count(last_over_time({sel}[{_ms(self.look)}ms] @ {at[-1]:.3f}))"
+            return bool(self.client.query(expr, at=self.window.end))
+
+        found_ = self.client.run_all([partial(exports_counters, k, a) for k, a in candidates])
+        return {key: at for (key, at), yes in zip(candidates, found_, strict=True) if yes}
+
     def _last_scrapes(self, t: TargetInfo) -> None:
         """For each restart, when the old process was last scraped: the timestamp of its
         start-time gauge (one series per target, so the subquery is cheap). Lets the
@@ -303,7 +341,10 @@ class Collector:
         if self.interval <= 0:
             return
         sel = f"{PROCESS_START}{{{','.join(t.matchers())}}}"
-        window, step = int(self.look * 2 * 1000), max(int(self.interval), 1)
+        # the old process was last scraped shortly before the new one started, unless the
+        # target was down for long: then the restart read looks back two bins instead
+        window = int(min(self.look * 2, max(SHORT_LOOK, 10 * self.interval)) * 1000)
+        step = max(int(self.interval), 1)
         expr = _tagged(*(
             (f"r{j}", f"max_over_time(timestamp({sel})[{window}ms:{step}s] @ {r - 0.001:.3f})")
             for j, r in enumerate(t.restarts)
@@ -353,7 +394,10 @@ class Collector:
     # --- step 1: targets, restarts, health --------------------------------------------------
 
     def _targets(
-        self, grid: list[Series], process: list[Series], ups: list[Series]
+        self,
+        grid: list[Series],
+        process: list[Series],
+        ups: list[Series],
     ) -> list[TargetInfo]:
         found: dict[tuple[str, str], TargetInfo] = {}
         for s in grid:
@@ -363,6 +407,9 @@ class Collector:
                 t.last_seen = max(t.last_seen, max(p for p, v in s.points if v == v))
                 if s.points and abs(s.points[0][0] - self.window.start) < 1e-3:
                     t.alive_at_start = True
+        for key, at in self._missed_targets(found, process, ups).items():
+            t = found.setdefault(key, TargetInfo(*key, exact=False, last_seen=at[-1]))
+            t.alive_at_start = abs(at[0] - self.window.start) < 1e-3
         by_fn: dict[tuple[str, str], dict[str, dict[float, float]]] = defaultdict(dict)
         for s in process:
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
@@ -459,18 +506,13 @@ class Collector:
 
     # --- step 3: totals ---------------------------------------------------------------------
 
-    def _totals(
-        self, metric: str, labels: tuple[str, ...], targets: list[TargetInfo]
-    ) -> list[Sample]:
-        """Rows tagged with their term: ``end``/``start`` reads, ``rN`` restart reads and
-        ``scan`` (fallback) totals, each by ``labels`` and target."""
-        by = ", ".join((*labels, *TARGET))
-        parts: list[tuple[str, str]] = []
+    def _reads(self, targets: list[TargetInfo]) -> list[Read]:
+        """Every read the totals need: ``end``/``start`` reads, ``rN`` restart reads and
+        ``scan`` (fallback) totals, per target."""
+        reads: list[Read] = []
         for i, t in enumerate(targets):
-            sel = self.sel(metric, extra=t.matchers())
-            if not t.exact:
-                inc = promql.exact_increase(sel, self.window.seconds)
-                parts.append((f"scan{i}", inc))  # the query is evaluated at the range end
+            if not t.exact:  # a scan of the whole range, evaluated at its end
+                reads.append(Read(f"scan{i}", t, self.window.end, 0))
                 continue
             # A grid point "saw" a series within one look-back window before it. Every
             # read stays inside one process lifetime: never back past the restart before
@@ -481,14 +523,14 @@ class Collector:
                 look = min(look, max(SHORT_LOOK, 10 * self.interval))
             if t.restarts:
                 look = min(look, self.window.end - t.restarts[-1])
-            parts.append((f"end{i}", _last_at(sel, look, self.window.end)))
+            reads.append(Read(f"end{i}", t, self.window.end, _ms(look)))
             if t.alive_at_start:
                 base = self.look
                 if t.scraped_at_start:  # scraped just before the start: a short read
                     base = min(base, max(SHORT_LOOK, 10 * self.interval))
                 if t.start_time_at_start is not None and t.start_time_at_start < self.window.start:
                     base = min(base, self.window.start - t.start_time_at_start)
-                parts.append((f"start{i}", _last_at(sel, base, self.window.start)))
+                reads.append(Read(f"start{i}", t, self.window.start, _ms(base)))
             for j, r in enumerate(t.restarts):
                 before = self.look * 2
                 if r in t.last_scrape_before:  # read back just to the old process's last scrape
@@ -496,13 +538,36 @@ class Collector:
                 if j > 0:
                     before = min(before, r - bounds[j])
                 # just before the new process: a scrape at its very start time is its own
-                parts.append((f"r{i}_{j}", _last_at(sel, before, r - 0.001)))
-        if not parts:
-            return []
-        expr = " or ".join(
-            f'label_replace(sum by ({by}) ({e}), "{TERM}", "{tag}", "", "")' for tag, e in parts
-        )
-        return [_scrubbed(s) for s in self.client.query(expr, at=self.window.end)]
+                reads.append(Read(f"r{i}_{j}", t, r - 0.001, _ms(before)))
+        return reads
+
+    def _read_groups(self, targets: list[TargetInfo]) -> list[list[Read]]:
+        """The reads, one group per instant and look-back (a scan alone): each group is
+        one query holding every metric. Prometheus looks a query's series up in every
+        block its whole time span touches, so reads at different instants in one query
+        would each pay for all the blocks between them."""
+        groups: dict[tuple[float, int], list[Read]] = defaultdict(list)
+        for n, read in enumerate(self._reads(targets)):
+            groups[(read.at, read.ms) if read.ms else (read.at, -n)].append(read)
+        return list(groups.values())
+
+    def _read_all(self, reads: list[Read]) -> list[Sample]:
+        """Every window query's ``reads`` (all at one instant) in one query."""
+        parts = []
+        for name, metric, labels in WINDOW_QUERIES:
+            by = ", ".join((*labels, *TARGET))
+            for read in reads:
+                sel = self.sel(metric, extra=read.target.matchers())
+                if read.ms:
+                    e = f"last_over_time({sel}[{read.ms}ms] @ {read.at:.3f})"
+                else:
+                    e = promql.exact_increase(sel, self.window.seconds)
+                parts.append(
+                    f'label_replace(label_replace(sum by ({by}) ({e}), "{TERM}", "{read.tag}", '
+                    f'"", ""), "{FIELD}", "{name}", "", "")'
+                )
+        at = max(r.at for r in reads) if all(r.ms for r in reads) else self.window.end
+        return [_scrubbed(s) for s in self.client.query(" or ".join(parts), at=at)]
 
     # --- step 4: activity edges -------------------------------------------------------------
 
@@ -530,7 +595,7 @@ class Collector:
         while hi - lo > 1.0:
             step = max(math.ceil((hi - lo) / REFINE_POINTS), 1)
             times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
-            windowed = expr.replace("[{w}]", f"[{step}s]")
+            windowed = expr.replace("[{w}]", f"[{min(step, int(SHORT_LOOK))}s]")
             result = self.client.query_range(windowed, lo, times[-1] + step / 2, step)
             bins = _active_bins(result, times)
             if not bins:
@@ -557,7 +622,7 @@ class Collector:
         step = max(round((extent.end - origin) / GRID_BINS, 3), 0.001)
         self.step = step
         self.times = [round(origin + i * step, 3) for i in range(GRID_BINS + 1)]
-        w_old, w_new = f"[{_dur(self.look)}]", f"[{_dur(max(step, 1.0))}]"
+        w_old, w_new = f"[{_dur(self.grid_look)}]", f"[{_dur(min(max(step, 1.0), SHORT_LOOK))}]"
         # the windows only need to cover one bin; at least a second (Prometheus's resolution)
         grid_z, export_z = grid_q.replace(w_old, w_new), export_q.replace(w_old, w_new)
         grid, exports = self.client.run_all(
@@ -575,8 +640,15 @@ class Collector:
     ) -> None:
         data.trend_step = self.step
         data.trend_times = self.times[1:]
-        restarts = _restart_values(term_rows["duration_count"], targets, ("operation", "status"))
-        sums = _restart_values(term_rows["duration_sum"], targets, ("operation", "status"))
+        group = ("operation", "status")
+        restarts = _restart_values(term_rows["duration_count"], targets, group)
+        sums = _restart_values(term_rows["duration_sum"], targets, group)
+        # the grid starts at the range start unless zoomed: the start reads are its baseline
+        unzoomed = abs(self.times[0] - round(self.window.start, 3)) < 1e-3
+        first_n = _read_values(term_rows["duration_count"], targets, group, "start")
+        first_s = _read_values(term_rows["duration_sum"], targets, group, "start")
+        last_n = _read_values(term_rows["duration_count"], targets, group, "end")
+        last_s = _read_values(term_rows["duration_sum"], targets, group, "end")
         index = {t.key: t for t in targets}
         errors = [0.0] * GRID_BINS
         ops = [0.0] * GRID_BINS
@@ -586,8 +658,9 @@ class Collector:
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
             group = (s.labels.get("operation", ""), s.labels.get("status", ""))
             inc = _bin_increases(
-                s.points, self.times, index.get(key), restarts.get((key, group), {})
-            )
+                s.points, self.times, index.get(key), restarts.get((key, group), {}),
+                first_n.get((key, group)) if unzoomed else None, last_n.get((key, group)),
+            )  # fmt: skip
             for i, v in enumerate(inc):
                 ops[i] += v
                 if group[1] == "error":
@@ -597,7 +670,10 @@ class Collector:
         for s in exports:
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
             group = (EXPORT_OPERATION, "success")
-            inc = _bin_increases(s.points, self.times, index.get(key), sums.get((key, group), {}))
+            inc = _bin_increases(
+                s.points, self.times, index.get(key), sums.get((key, group), {}),
+                first_s.get((key, group)) if unzoomed else None, last_s.get((key, group)),
+            )  # fmt: skip
             for i, v in enumerate(inc):
                 export_s[i] += v
         data.error_trend, data.operation_trend = errors, ops
@@ -664,11 +740,22 @@ def _tagged(*parts: tuple[str, str]) -> str:
     return " or ".join(f'label_replace({e}, "{TERM}", "{tag}", "", "")' for tag, e in parts)
 
 
-def _last_at(sel: str, lookback: float, at: float) -> str:
-    """The last value of ``sel`` in ``[at - lookback, at]``; milliseconds, rounded down, so
-    a window capped at a restart never reaches the process before it."""
-    ms = max(int(lookback * 1000), 1)
-    return f"last_over_time({sel}[{ms}ms] @ {at:.3f})"
+def _by_field(answers: list[list[Sample]]) -> dict[str, list[Sample]]:
+    """The read rows of every group, split by window query (``WINDOW_QUERIES`` field)."""
+    out: dict[str, list[Sample]] = {f: [] for f, _, _ in WINDOW_QUERIES}
+    for rows in answers:
+        for row in rows:
+            labels = dict(row.labels)
+            name = labels.pop(FIELD, "")
+            if name in out:
+                out[name].append(Sample(labels, row.value))
+    return out
+
+
+def _ms(lookback: float) -> int:
+    """A look-back in milliseconds, rounded down, so a window capped at a restart never
+    reaches the process before it."""
+    return max(int(lookback * 1000), 1)
 
 
 def _dur(seconds: float) -> str:
@@ -700,13 +787,22 @@ def _bin_increases(
     times: list[float],
     target: TargetInfo | None,
     restart_values: dict[float, float],
+    baseline: float | None = None,
+    final: float | None = None,
 ) -> list[float]:
-    """Per bin, how much a per-target sum grew, across the restarts of its target."""
+    """Per bin, how much a per-target sum grew, across the restarts of its target.
+
+    ``baseline`` is its value at ``times[0]`` and ``final`` its last value in the range
+    (the totals' start and end reads): a grid instant without a recent scrape has no
+    value, so growth before a target stopped would otherwise be missed (it is put in the
+    bin of the target's last scrape)."""
     values = {round(t, 3): v for t, v in points}
     out = [0.0] * (len(times) - 1)
     restarts = sorted(target.restarts) if target is not None and target.exact else []
     prev = values.get(round(times[0], 3))
     prev = None if prev is None or prev != prev else prev
+    if prev is None:
+        prev = baseline
     for i in range(1, len(times)):
         v = values.get(round(times[i], 3))
         inside = [r for r in restarts if times[i - 1] < r <= times[i]]
@@ -725,6 +821,23 @@ def _bin_increases(
             grown = v
         out[i - 1] += max(grown, 0.0)
         prev = v
+    missed = 0.0 if final is None else final - (prev or 0.0)
+    if target is not None and out and missed > 1e-9 * max(1.0, abs(final or 0.0)):
+        seen = min(max(target.last_seen, times[1]), times[-1])
+        out[next(i for i in range(1, len(times)) if times[i] >= seen - 1e-3) - 1] += missed
+    return out
+
+
+def _read_values(
+    rows: list[Sample], targets: list[TargetInfo], labels: tuple[str, ...], term: str
+) -> dict[tuple[tuple[str, str], tuple[str, ...]], float]:
+    """Per target and label group, the sum of its ``term`` reads (``start``, ``end``)."""
+    tags = {f"{term}{i}": t.key for i, t in enumerate(targets)}
+    out: dict[tuple[tuple[str, str], tuple[str, ...]], float] = defaultdict(float)
+    for s in rows:
+        key = tags.get(s.labels.get(TERM, ""))
+        if key is not None:
+            out[(key, tuple(s.labels.get(k, "") for k in labels))] += s.value
     return out
 
 
