@@ -335,7 +335,7 @@ def efficiency_section(facts: Facts, data: RawData) -> EfficiencySection:
         all_operations_success_rate_pct=pct(successes, facts.operations),
         success_rate_by_operation=by_op_rate,
         retries=round(retries),
-        retries_per_success=ratio(retries, ok_generations),
+        retries_per_success=facts.retries_per_success,
         all_retries=round(sum(facts.retries.values())),
         generations_per_hour=None if active <= 0 else attempts / (active / 3600.0),
         active_start=None if gen is None else iso(gen.start),
