@@ -32,6 +32,16 @@ SELF_METRIC_LABELS: Final = {
 _HISTOGRAM_SUFFIXES: Final = ("_bucket", "_sum", "_count")
 
 
+def quote(value: str) -> str:
+    """A PromQL string literal: backslashes, double quotes and newlines escaped.
+
+    >>> print(quote('x"} or vector(1)'))
+    "x\\"} or vector(1)"
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
 @dataclass(frozen=True)
 class Matcher:
     """One label matcher: ``op`` is ``=``, ``!=``, ``=~`` or ``!~``."""
@@ -40,8 +50,7 @@ class Matcher:
     value: str
 
     def render(self, label: str) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{label}{self.op}"{escaped}"'
+        return f"{label}{self.op}{quote(self.value)}"
 
 
 def Eq(value: str) -> Matcher:
