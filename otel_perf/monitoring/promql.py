@@ -129,8 +129,8 @@ def increase_exact(series: str, window: str, lookback: str | None = None) -> str
     Aggregate afterwards (``sum by (...) (increase_exact(...))``). ``window`` may be a Grafana
     variable (``$__range``). ``lookback`` defaults to ``window``: a series absent for longer
     than that before the window (a target that was down) counts from zero, which is right
-    after a restart. This is the report's counting (``otel_perf.report.promql``), in
-    Prometheus durations.
+    after a restart. The report uses it too, for targets whose series it must scan
+    (``otel_perf.report.collect``).
 
     >>> print(increase_exact("m", "1h"))
     (
