@@ -37,6 +37,7 @@ from functools import partial
 from typing import Final
 
 from otel_perf import metrics as M
+from otel_perf.monitoring.promql import increase_exact
 from otel_perf.redact import scrub
 from otel_perf.report import promql
 from otel_perf.report.facts import NON_GENERATION_PATTERN, kind_of
@@ -47,7 +48,7 @@ from otel_perf.report.prometheus import (
     Sample,
     Series,
 )
-from otel_perf.report.timerange import TimeRange, iso, parse_duration
+from otel_perf.report.timerange import TimeRange, duration_seconds, iso
 
 DUR_COUNT: Final = M.OPERATION_DURATION + "_count"
 DUR_SUM: Final = M.OPERATION_DURATION + "_sum"
@@ -63,6 +64,8 @@ RECENT_ERRORS: Final = 10
 TARGET: Final = ("job", "instance")
 TERM: Final = "otel_perf_term"
 FIELD: Final = "otel_perf_field"
+#: How far before the range a scanned series' baseline value is looked for.
+SCAN_BASELINE: Final = "1d"
 
 #: (field, metric, labels to keep): the window totals the report is computed from.
 WINDOW_QUERIES: Final = (
@@ -373,7 +376,7 @@ class Collector:
         out = {}
         for key, text in found.items():
             try:
-                out[key] = parse_duration(text)
+                out[key] = duration_seconds(text)
             except ValueError:
                 continue
         return out
@@ -561,7 +564,7 @@ class Collector:
                 if read.ms:
                     e = f"last_over_time({sel}[{read.ms}ms] @ {read.at:.3f})"
                 else:
-                    e = promql.exact_increase(sel, self.window.seconds)
+                    e = increase_exact(sel, _dur(self.window.seconds), lookback=SCAN_BASELINE)
                 parts.append(
                     f'label_replace(label_replace(sum by ({by}) ({e}), "{TERM}", "{read.tag}", '
                     f'"", ""), "{FIELD}", "{name}", "", "")'

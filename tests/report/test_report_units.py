@@ -21,8 +21,8 @@ def test_selector_accepts_promql_matchers():
         'team!="x"',
     )
     assert promql.parse_selector(None) == ()
-    sel = promql.selector("m", {"status": "error"}, scope=('job="a"',))
-    assert sel == 'm{status="error",job="a"}'
+    sel = promql.selector("otel_perf_retries_total", {"operation": "x"}, scope=('job="a"',))
+    assert sel == 'otel_perf_retries_total{operation="x", job="a"}'
 
 
 @pytest.mark.parametrize("bad", ["job=media", 'job="a" env="b"', '__name__="x"', 'job="a",,'])
