@@ -15,7 +15,7 @@ from otel_perf.attributes import API_OPERATION, RENDER_OPERATIONS
 from otel_perf.report.prometheus import Sample
 
 if TYPE_CHECKING:
-    from otel_perf.report.collect import RawData
+    from otel_perf.report.rawdata import RawData
 
 Key = tuple[str, ...]
 RENDER_OPS: Final = frozenset(RENDER_OPERATIONS.values())

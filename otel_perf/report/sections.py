@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from otel_perf.report.collect import Extent, RawData
 from otel_perf.report.definitions import PROJECTION_MIN_ACTIVE_SECONDS, PROJECTION_THRESHOLD_WHY
 from otel_perf.report.facts import SAFETY_BLOCK, TIMEOUT, Facts, kind_of
 from otel_perf.report.formatting import seconds as fmt_seconds
@@ -31,6 +30,7 @@ from otel_perf.report.model import (
     TimeSection,
     TrendPoint,
 )
+from otel_perf.report.rawdata import Extent, RawData
 from otel_perf.report.timerange import iso
 
 WORST_LIMIT = 5  # endpoints and templates listed as "worst"

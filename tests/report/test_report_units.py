@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from otel_perf.report import promql
-from otel_perf.report.collect import Extent, TargetInfo, _bin_increases, _window_totals
 from otel_perf.report.prometheus import Sample
+from otel_perf.report.rawdata import Extent, TargetInfo
 from otel_perf.report.safetext import csv_cell, printable
 from otel_perf.report.sections import projection, quantile
+from otel_perf.report.totals import window_totals
+from otel_perf.report.trends import bin_increases
 
 DAY = 86400.0
 
@@ -77,7 +79,7 @@ def test_bins_count_across_a_restart():
     times = [0.0, 10.0, 20.0, 30.0]
     target = TargetInfo("job", "i", restarts=[15.0])
     points = [(0.0, 5.0), (10.0, 8.0), (20.0, 2.0), (30.0, 3.0)]
-    inc = _bin_increases(points, times, target, {15.0: 8.0})
+    inc = bin_increases(points, times, target, {15.0: 8.0})
     assert inc == [3.0, 2.0, 1.0]
 
 
@@ -89,5 +91,5 @@ def test_window_totals_sum_lifetimes():
         Sample({**labels, "otel_perf_term": "start0"}, 5.0),
         Sample({**labels, "otel_perf_term": "r0_0"}, 8.0),
     ]
-    (total,) = _window_totals(rows, [])
+    (total,) = window_totals(rows, [])
     assert total.value == 6.0 and "otel_perf_term" not in total.labels

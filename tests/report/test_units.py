@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+from otel_perf.monitoring import durations
 from otel_perf.report import promql
 from otel_perf.report.formatting import saving, seconds, text_table, usd
 from otel_perf.report.model import ProjectRow
 from otel_perf.report.projects import parse_sort, sort_rows
-from otel_perf.monitoring import durations
 from otel_perf.report.timerange import (
     duration_seconds,
     parse_time,
@@ -113,7 +113,7 @@ def test_formatting():
 
 def test_projection_continues_the_observed_rate_to_the_window_end():
     """$10 over the first day of a 30-day window projects to $300, over a $100 budget."""
-    from otel_perf.report.collect import Extent
+    from otel_perf.report.rawdata import Extent
     from otel_perf.report.sections import projection
 
     start = NOW - 86400
