@@ -83,6 +83,28 @@ def test_bins_count_across_a_restart():
     assert inc == [3.0, 2.0, 1.0]
 
 
+def test_bin_increases_use_the_start_and_end_reads_where_the_short_reads_miss():
+    """The grid's 15-minute reads miss the start (no scrape just before it) and everything
+    after the target stopped at 22: the start read is the baseline and the growth up to the
+    end read lands in the bin of the last scrape, so the bins add up to end - start."""
+    times = [0.0, 10.0, 20.0, 30.0, 40.0]
+    target = TargetInfo("job", "i", last_seen=30.0)
+    points = [(10.0, 7.0), (20.0, 9.0)]  # nothing at 0, 30 or 40
+    inc = bin_increases(points, times, target, {}, baseline=5.0, final=12.0)
+    assert inc == [2.0, 2.0, 3.0, 0.0]
+    assert sum(inc) == 12.0 - 5.0
+    # without them the first read counts from zero and the last growth is lost
+    assert bin_increases(points, times, target, {}) == [7.0, 2.0, 0.0, 0.0]
+
+
+def test_bin_increases_after_a_restart_use_the_end_read_of_the_new_process():
+    """Restart at 15, the new process not read again by the grid: its growth is the end read."""
+    times = [0.0, 10.0, 20.0, 30.0]
+    target = TargetInfo("job", "i", restarts=[15.0], last_seen=30.0)
+    inc = bin_increases([(0.0, 5.0), (10.0, 8.0)], times, target, {15.0: 9.0}, final=4.0)
+    assert inc == [3.0, 1.0, 4.0]
+
+
 def test_window_totals_sum_lifetimes():
     """end - start + the last value of each earlier lifetime, per label set."""
     labels = {"operation": "generate_image", "job": "j", "instance": "i"}
