@@ -93,38 +93,48 @@ def fill_trends(
     """Errors, operations and timeline exports per bin into ``data``, across restarts."""
     data.trend_step = g.step
     data.trend_times = g.times[1:]
-    group = ("operation", "status")
-    restarts = _restart_values(term_rows["duration_count"], targets, group)
-    sums = _restart_values(term_rows["duration_sum"], targets, group)
+    by = ("operation", "status")
+    restarts = _restart_values(term_rows["duration_count"], targets, by)
+    sums = _restart_values(term_rows["duration_sum"], targets, by)
     # the grid starts at the range start unless zoomed: the start reads are its baseline
     unzoomed = abs(g.times[0] - round(g.window.start, 3)) < 1e-3
-    first_n = _read_values(term_rows["duration_count"], targets, group, "start")
-    first_s = _read_values(term_rows["duration_sum"], targets, group, "start")
-    last_n = _read_values(term_rows["duration_count"], targets, group, "end")
-    last_s = _read_values(term_rows["duration_sum"], targets, group, "end")
+    first_n = _read_values(term_rows["duration_count"], targets, by, "start")
+    first_s = _read_values(term_rows["duration_sum"], targets, by, "start")
+    last_n = _read_values(term_rows["duration_count"], targets, by, "end")
+    last_s = _read_values(term_rows["duration_sum"], targets, by, "end")
     index = {t.key: t for t in targets}
     errors = [0.0] * GRID_BINS
     ops = [0.0] * GRID_BINS
     export_n = [0.0] * GRID_BINS
     export_s = [0.0] * GRID_BINS
+    # every (target, group) the grid or the reads saw: a worker that lived between two
+    # instants is only in the reads
+    counts: dict[tuple[tuple[str, str], tuple[str, ...]], list[tuple[float, float]]] = {
+        k: [] for k in (*restarts, *last_n)
+    }
     for s in grid:
         key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-        group = (s.labels.get("operation", ""), s.labels.get("status", ""))
+        counts[(key, (s.labels.get("operation", ""), s.labels.get("status", "")))] = s.points
+    export: tuple[str, ...] = (EXPORT_OPERATION, "success")
+    seconds: dict[tuple[tuple[str, str], tuple[str, ...]], list[tuple[float, float]]] = {
+        k: [] for k in (*sums, *last_s) if k[1] == export
+    }
+    for s in exports:
+        seconds[((s.labels.get("job", ""), s.labels.get("instance", "")), export)] = s.points
+    for (key, group), points in counts.items():
         inc = bin_increases(
-            s.points, g.times, index.get(key), restarts.get((key, group), {}),
+            points, g.times, index.get(key), restarts.get((key, group), {}),
             first_n.get((key, group)) if unzoomed else None, last_n.get((key, group)),
         )  # fmt: skip
         for i, v in enumerate(inc):
             ops[i] += v
             if group[1] == "error":
                 errors[i] += v
-            if group == (EXPORT_OPERATION, "success"):
+            if group == export:
                 export_n[i] += v
-    for s in exports:
-        key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-        group = (EXPORT_OPERATION, "success")
+    for (key, group), points in seconds.items():
         inc = bin_increases(
-            s.points, g.times, index.get(key), sums.get((key, group), {}),
+            points, g.times, index.get(key), sums.get((key, group), {}),
             first_s.get((key, group)) if unzoomed else None, last_s.get((key, group)),
         )  # fmt: skip
         for i, v in enumerate(inc):
