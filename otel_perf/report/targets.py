@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from functools import partial
 from typing import Final
 
+from otel_perf.monitoring.promql import alternatives
 from otel_perf.report import promql
 from otel_perf.report.grid import SHORT_LOOK, Grid, dur, ms, near, scrub_value, tagged
 from otel_perf.report.prometheus import PrometheusError, Series
@@ -83,23 +85,30 @@ def _missed_targets(
 ) -> dict[tuple[str, str], list[float]]:
     """Targets the counter grid's short reads missed (a worker that lived a few hours
     inside one bin) but the one-bin process and ``up`` grids saw, that have duration
-    series: target -> grid instants it was seen at. One cheap query per candidate
-    (usually only targets of other exporters)."""
+    series: target -> grid instants it was seen at. One query per last-seen instant, for
+    just those targets (usually only targets of other exporters, which have none)."""
     seen: dict[tuple[str, str], set[float]] = defaultdict(set)
     for s in (*process, *ups):
         key = (scrub_value(s.labels.get("job", "")), scrub_value(s.labels.get("instance", "")))
         if key not in found and s.labels.get(TERM) != "recent":
             seen[key].update(a for a, v in s.points if v == v)
-    candidates = [(key, sorted(at)) for key, at in seen.items() if at]
+    by_instant: dict[float, set[tuple[str, str]]] = defaultdict(set)
+    for key, at in seen.items():
+        if at:
+            by_instant[max(at)].add(key)
 
-    def exports_counters(key: tuple[str, str], at: list[float]) -> bool:
-        job, instance = (promql.quote(v) for v in key)
-        sel = g.sel(DUR_COUNT, extra=(f"job={job}", f"instance={instance}"))
-        expr = f"count(last_over_time({sel}[{ms(g.look)}ms] @ {at[-1]:.3f}))"
-        return bool(g.client.query(expr, at=g.window.end))
+    def with_counters(at: float, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        jobs = alternatives(sorted({re.escape(j) for j, _ in keys}))
+        instances = alternatives(sorted({re.escape(i) for _, i in keys}))
+        extra = (f"job=~{promql.quote(jobs)}", f"instance=~{promql.quote(instances)}")
+        sel = g.sel(DUR_COUNT, extra=extra)
+        expr = f"count by (job, instance) (last_over_time({sel}[{ms(g.look)}ms] @ {at:.3f}))"
+        rows = g.client.query(expr, at=g.window.end)
+        return keys & {(scrub_value(r.labels.get("job", "")),
+                        scrub_value(r.labels.get("instance", ""))) for r in rows}  # fmt: skip
 
-    found_ = g.client.run_all([partial(exports_counters, k, a) for k, a in candidates])
-    return {key: at for (key, at), yes in zip(candidates, found_, strict=True) if yes}
+    answers = g.client.run_all([partial(with_counters, a, k) for a, k in by_instant.items()])
+    return {key: sorted(seen[key]) for keys in answers for key in keys}
 
 
 def _restarts(g: Grid, t: TargetInfo, fns: dict[str, dict[float, float]]) -> list[float]:
