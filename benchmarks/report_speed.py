@@ -1,6 +1,6 @@
 """Report speed over a realistic fleet: ``otel-perf report`` against a real Prometheus.
 
-    python -m benchmarks.report_speed build DIR          # the TSDB (about 20 min, ~2 GB)
+    python -m benchmarks.report_speed build DIR          # the TSDB (20-40 min, ~2 GB)
     python -m benchmarks.report_speed run DIR            # time the report, check its figures
     python -m benchmarks.report_speed smoke              # a tiny fleet end to end (seconds)
 
