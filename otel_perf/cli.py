@@ -26,7 +26,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``otel-perf`` console script."""
-    parser = _parser()
+    parser = _parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -36,11 +36,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; when ``argv`` names a subcommand, only that one's module is imported
+    (``otel-perf report`` does not load the tracing stack ``demo`` needs)."""
     parser = argparse.ArgumentParser(prog="otel-perf", description=__doc__)
     parser.add_argument("--version", action="version", version=f"otel-perf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    words = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((w for w in words if not w.startswith("-")), None)
+    only = chosen if chosen in {name for name, _, _ in SUBCOMMANDS} else None
     for name, module, help_text in SUBCOMMANDS:
+        if only is not None and name != only:  # listed, never run: its arguments unread
+            sub.add_parser(name, help=help_text, prefix_chars="\0").add_argument("rest", nargs="*")
+            continue
         try:
             command = importlib.import_module(module)
         except MissingExtraError as exc:

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_perf import attributes as A
 from otel_perf.classify import classify_status, normalize_error_type
 from otel_perf.pricing import is_amount, normalize_model
+
+if TYPE_CHECKING:  # only annotations: the report imports this without the SDK
+    from opentelemetry.sdk.trace import ReadableSpan
 
 # --- attribute names other libraries write -------------------------------------------------
 OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"

@@ -28,6 +28,16 @@ SELF_METRIC_LABELS: Final = {spec.name: spec.labels for spec in M.SELF_SPECS}
 _HISTOGRAM_SUFFIXES: Final = ("_bucket", "_sum", "_count")
 
 
+def quote(value: str) -> str:
+    """A PromQL string literal: backslashes, double quotes and newlines escaped.
+
+    >>> print(quote('x"} or vector(1)'))
+    "x\\"} or vector(1)"
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
 @dataclass(frozen=True)
 class Matcher:
     """One label matcher: ``op`` is ``=``, ``!=``, ``=~`` or ``!~``."""
@@ -36,8 +46,7 @@ class Matcher:
     value: str
 
     def render(self, label: str) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{label}{self.op}"{escaped}"'
+        return f"{label}{self.op}{quote(self.value)}"
 
 
 def Eq(value: str) -> Matcher:
@@ -116,8 +125,8 @@ def increase_exact(series: str, window: str, lookback: str | None = None) -> str
     Aggregate afterwards (``sum by (...) (increase_exact(...))``). ``window`` may be a Grafana
     variable (``$__range``). ``lookback`` defaults to ``window``: a series absent for longer
     than that before the window (a target that was down) counts from zero, which is right
-    after a restart. This is the report's counting (``otel_perf.report.promql``), in
-    Prometheus durations.
+    after a restart. The report uses it too, for targets whose series it must scan
+    (``otel_perf.report.collect``).
 
     >>> print(increase_exact("m", "1h"))
     (

@@ -10,7 +10,6 @@ The command line is ``otel-perf report`` (``command.py``) and ``otel-perf purge`
 """
 
 from otel_perf.report.build import ReportOptions, build_report
-from otel_perf.report.collect import NoDataError
 from otel_perf.report.model import SCHEMA, Report
 from otel_perf.report.prometheus import (
     AdminApiDisabled,
@@ -18,6 +17,7 @@ from otel_perf.report.prometheus import (
     PrometheusError,
     PrometheusUnreachable,
 )
+from otel_perf.report.rawdata import NoDataError
 from otel_perf.report.render_csv import render_csv
 from otel_perf.report.render_html import render_html
 from otel_perf.report.render_json import render_json

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from otel_perf.pricing import PriceTable
 from otel_perf.report import promql
-from otel_perf.report.collect import RawData, collect
+from otel_perf.report.collect import collect
 from otel_perf.report.definitions import DEFINITIONS
 from otel_perf.report.facts import facts_from
 from otel_perf.report.model import Report, Window
 from otel_perf.report.projects import project_rows, sort_rows
 from otel_perf.report.prometheus import PrometheusClient
+from otel_perf.report.rawdata import RawData
 from otel_perf.report.sections import (
     cost_section,
     efficiency_section,

@@ -21,761 +21,36 @@ interval:
 4. **Activity edges.** The first and last bins of the grid with new generations are refined
    to a second: generations per hour use that active period, not idle scrapes.
 
-Queries run on a small pool (``PrometheusClient.run_all``). ``project`` is matched only on
+One module per step: ``grid`` (the instants and scoped selectors), ``targets`` (1, 2),
+``totals`` (3), ``trends`` (4 and the trends), ``recent`` (recent errors); this module runs
+them in order. Queries run on a small pool (``PrometheusClient.run_all``). ``project`` is matched only on
 metrics that carry it; ``scope`` (``--selector``) on every query. Label values are scrubbed
 as they arrive.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from functools import partial
-from typing import Final
 
-from otel_perf import metrics as M
-from otel_perf.redact import scrub
-from otel_perf.report import promql
-from otel_perf.report.facts import NON_GENERATION_PATTERN, kind_of
-from otel_perf.report.prometheus import (
-    Exemplar,
-    PrometheusClient,
-    PrometheusError,
-    Sample,
-    Series,
+from otel_perf.report.grid import SHORT_LOOK, Grid, dur, scrubbed_series, tagged
+from otel_perf.report.prometheus import PrometheusClient, Series
+from otel_perf.report.rawdata import (
+    DUR_COUNT,
+    DUR_SUM,
+    EXPORT_OPERATION,
+    PROCESS_START,
+    Extent,
+    NoDataError,
+    RawData,
 )
-from otel_perf.report.timerange import TimeRange, iso, parse_duration
-
-DUR_COUNT: Final = M.OPERATION_DURATION + "_count"
-DUR_SUM: Final = M.OPERATION_DURATION + "_sum"
-DUR_BUCKET: Final = M.OPERATION_DURATION + "_bucket"
-EXPORT_OPERATION: Final = "export_timeline"
-PROCESS_START: Final = "process_start_time_seconds"
-GRID_BINS: Final = 60
-#: Look-back at the range end for a target scraped until then (10 scrape intervals if longer).
-SHORT_LOOK: Final = 900.0
-ZOOM: Final = 4  # trends use their own grid when activity spans under a quarter of the range
-REFINE_POINTS: Final = 60
-RECENT_ERRORS: Final = 10
-TARGET: Final = ("job", "instance")
-TERM: Final = "otel_perf_term"
-
-#: (field, metric, labels to keep): the window totals the report is computed from.
-WINDOW_QUERIES: Final = (
-    ("cost", M.COST_USD, ("operation", "model", "provider", "project")),
-    ("duration_count", DUR_COUNT, ("operation", "model", "provider", "status", "project")),
-    ("duration_sum", DUR_SUM, ("operation", "model", "provider", "status", "project")),
-    ("errors", M.OPERATION_ERRORS, ("operation", "model", "error_type", "project")),
-    ("retries", M.RETRIES, ("operation", "project")),
-    ("unpriced", M.UNPRICED_OPERATIONS, ("operation", "model")),
-    ("render_failures", M.RENDER_FAILURES, ("render_type", "reason", "template")),
-    ("api_errors", M.API_ERRORS, ("endpoint", "status_code", "error_type")),
-    ("slow", M.SLOW_OPERATIONS, ("operation", "model")),
-    ("slowness_sum", M.SLOWNESS_RATIO + "_sum", ("operation",)),
-    ("slowness_count", M.SLOWNESS_RATIO + "_count", ("operation",)),
-    ("queue_sum", M.QUEUE_WAIT + "_sum", ("operation",)),
-    ("queue_count", M.QUEUE_WAIT + "_count", ("operation",)),
-    ("queue_bucket", M.QUEUE_WAIT + "_bucket", ("operation", "le")),
-)
-
-
-class NoDataError(PrometheusError):
-    """Prometheus answered but holds no otel-perf samples for the range (and scope)."""
-
-
-@dataclass(frozen=True)
-class Extent:
-    """First and last time something happened inside the range (unix seconds)."""
-
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        return max(self.end - self.start, 0.0)
-
-
-@dataclass
-class TargetInfo:
-    """One scrape target (``job``, ``instance``) as the grid saw it."""
-
-    job: str
-    instance: str
-    restarts: list[float] = field(default_factory=list)  # new process start times
-    alive_at_start: bool = False
-    last_seen: float = 0.0
-    exact: bool = True  # process lifetimes known (process_start_time_seconds, no going back)
-    went_back: int = 0  # times the process start time decreased (several processes)
-    start_time_at_start: float | None = None  # process_start_time_seconds at the range start
-    scraped_at_end: bool = False  # `up` has a sample within SHORT_LOOK of the range end
-    scraped_at_start: bool = False  # ... and of the range start
-    last_scrape_before: dict[float, float] = field(default_factory=dict)  # restart -> time
-    down_bins: list[float] = field(default_factory=list)  # bin ends where up was 0
-    gap_bins: list[float] = field(default_factory=list)  # bin ends with missing scrapes
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.job, self.instance)
-
-    def matchers(self) -> tuple[str, ...]:
-        return (f"job={promql.quote(self.job)}", f"instance={promql.quote(self.instance)}")
-
-
-@dataclass(frozen=True)
-class RecentError:
-    """A failed operation from an exemplar of the duration histogram."""
-
-    time: float
-    operation: str
-    model: str
-    project: str
-    job: str
-    instance: str
-    error_types: tuple[str, ...]
-    trace_id: str
-    seconds: float
-
-
-@dataclass
-class RawData:
-    """Window totals by label set, trends over the grid, targets, exemplars."""
-
-    range: TimeRange
-    project: str | None
-    scope: tuple[str, ...]
-    retention_seconds: float
-    extent: Extent  # any operation
-    generation_extent: Extent | None  # generations only
-    totals: dict[str, list[Sample]] = field(default_factory=dict)
-    trend_step: float = 0.0
-    trend_times: list[float] = field(default_factory=list)
-    error_trend: list[float] = field(default_factory=list)
-    operation_trend: list[float] = field(default_factory=list)
-    export_count_trend: list[float] = field(default_factory=list)
-    export_sum_trend: list[float] = field(default_factory=list)
-    targets: list[TargetInfo] = field(default_factory=list)
-    recent_errors: list[RecentError] | None = None  # None: exemplars unavailable
-    exemplar_problem: str = ""
-    scrape_interval: float = 0.0
-    queries: int = 0
-    samples_read: int = 0
-
-    def rows(self, name: str) -> list[Sample]:
-        return self.totals.get(name, [])
-
-    @property
-    def fleet_wide(self) -> tuple[str, ...]:
-        """Metrics read for every project because they carry no project label."""
-        if self.project is None:
-            return ()
-        return tuple(m for _, m, _ in WINDOW_QUERIES if not promql.has_project_label(m))
-
-
-class Collector:
-    """One collection pass for one range and scope (see the module docstring)."""
-
-    def __init__(
-        self,
-        client: PrometheusClient,
-        window: TimeRange,
-        *,
-        project: str | None,
-        scope: Sequence[str],
-        retention_seconds: float,
-    ) -> None:
-        self.client = client
-        self.window = window
-        self.project = project
-        self.scope = tuple(scope)
-        self.retention = retention_seconds
-        bins = GRID_BINS
-        self.step = max(round(window.seconds / bins, 3), 0.001)
-        origin = round(window.start, 3)
-        # Grid instants as Prometheus computes them (start + k * step, to the millisecond);
-        # the last is the range end to within a millisecond.
-        self.times = [round(origin + i * self.step, 3) for i in range(bins + 1)]
-        self.exemplars_enabled = True
-        self.interval = 0.0  # the scrape interval, estimated from `up`
-        self.look = float(max(math.ceil(self.step), 1))  # the grid's look-back window
-
-    def sel(
-        self, metric: str, matchers: dict[str, str] | None = None, extra: Sequence[str] = ()
-    ) -> str:
-        return promql.selector(metric, matchers, project=self.project, scope=(*self.scope, *extra))
-
-    def _range(self, expr: str, start: float | None = None, end: float | None = None,
-               step: float | None = None) -> list[Series]:  # fmt: skip
-        step = self.step if step is None else step
-        return self.client.query_range(
-            expr,
-            self.times[0] if start is None else start,
-            (self.times[-1] if end is None else end) + step / 2,  # the last instant included
-            step,
-        )
-
-    # --- the pass ---------------------------------------------------------------------------
-
-    def collect(self) -> RawData:
-        w = f"{_dur(self.step)}"
-        by = "job, instance, operation, status"
-        # last_over_time, not the bare selector: a target that stopped leaves staleness
-        # markers, and the bare selector would lose its final values.
-        grid_q = f"sum by ({by}) (last_over_time({self.sel(DUR_COUNT)}[{w}]))"
-        export_sel = self.sel(DUR_SUM, {"operation": EXPORT_OPERATION, "status": "success"})
-        export_q = f"sum by (job, instance) (last_over_time({export_sel}[{w}]))"
-        pst = f"{PROCESS_START}{{{','.join(self._target_scope())}}}"
-        up = f"up{{{','.join(self._target_scope())}}}"
-        process_q = _tagged(
-            ("changes", f"changes({pst}[{w}])"),
-            ("resets", f"resets({pst}[{w}])"),
-            ("min", f"min_over_time({pst}[{w}])"),
-            ("last", f"last_over_time({pst}[{w}])"),
-        )
-        up_q = _tagged(
-            ("min", f"min_over_time({up}[{w}])"),
-            ("count", f"count_over_time({up}[{w}])"),
-            ("recent", f"last_over_time({up}[{int(SHORT_LOOK)}s])"),
-        )
-        grid: list[Series]
-        exports: list[Series]
-        process: list[Series]
-        ups: list[Series]
-        intervals: dict[tuple[str, str], float]
-        grid, exports, process, ups, intervals = self.client.run_all(
-            [lambda: self._range(grid_q), lambda: self._range(export_q),
-             lambda: self._range(process_q), lambda: self._range(up_q), self._intervals]
-        )  # fmt: skip
-        grid = [_scrubbed_series(s) for s in grid]
-        targets = self._targets(grid, process, ups)
-        configured = [intervals[t.key] for t in targets if t.key in intervals]
-        if configured:
-            self.interval = max(configured)
-        if not targets:
-            scope = self._describe_scope()
-            raise NoDataError(
-                f"Prometheus at {self.client.url} holds no otel-perf data{scope} between "
-                f"{iso(self.window.start)} and {iso(self.window.end)} (metric {DUR_COUNT}); "
-                "check that it scrapes the service's /metrics endpoint and that the range "
-                "is right"
-            )
-        self.client.run_all([partial(self._last_scrapes, t) for t in targets if t.restarts])
-        totals_calls = [
-            (lambda m=metric, lb=labels: self._totals(m, lb, targets))
-            for _, metric, labels in WINDOW_QUERIES
-        ]
-        results = self.client.run_all(
-            [*totals_calls, lambda: self._exemplars(), lambda: self._edges(grid, targets, True),
-             lambda: self._edges(grid, targets, False)]
-        )  # fmt: skip
-        n = len(WINDOW_QUERIES)
-        term_rows = dict(zip((f for f, _, _ in WINDOW_QUERIES), results[:n], strict=True))
-        exemplars, gen_extent, extent = results[n], results[n + 1], results[n + 2]
-        data = RawData(
-            self.window,
-            self.project,
-            self.scope,
-            self.retention,
-            extent or Extent(self.window.start, self.window.start),
-            gen_extent,
-        )
-        for name, rows in term_rows.items():
-            data.totals[name] = _window_totals(rows, targets)
-        data.targets = targets
-        data.scrape_interval = self.interval
-        if extent is not None and extent.seconds * ZOOM < self.window.seconds:
-            grid, exports = self._zoom(extent, grid_q, export_q)
-        self._trends(data, grid, exports, term_rows, targets)
-        if isinstance(exemplars, str):
-            data.exemplar_problem = exemplars
-        else:
-            data.recent_errors = self._recent(exemplars, targets)
-        data.queries = self.client.queries
-        data.samples_read = self.client.samples
-        return data
-
-    def _last_scrapes(self, t: TargetInfo) -> None:
-        """For each restart, when the old process was last scraped: the timestamp of its
-        start-time gauge (one series per target, so the subquery is cheap). Lets the
-        restart reads look back only that far instead of two bins."""
-        if self.interval <= 0:
-            return
-        sel = f"{PROCESS_START}{{{','.join(t.matchers())}}}"
-        window, step = int(self.look * 2 * 1000), max(int(self.interval), 1)
-        expr = _tagged(*(
-            (f"r{j}", f"max_over_time(timestamp({sel})[{window}ms:{step}s] @ {r - 0.001:.3f})")
-            for j, r in enumerate(t.restarts)
-        ))  # fmt: skip
-        for row in self.client.query(expr, at=self.window.end):
-            tag = row.labels.get(TERM, "")
-            j = int(tag[1:]) if tag[1:].isdigit() else -1
-            if 0 <= j < len(t.restarts) and row.value == row.value and row.value < t.restarts[j]:
-                t.last_scrape_before[t.restarts[j]] = row.value
-
-    def _up_at_end(self, t: TargetInfo) -> bool:
-        last = self.times[-1]
-        return (
-            t.scraped_at_end
-            and abs(t.last_seen - last) < 1e-3
-            and not (t.down_bins and t.down_bins[-1] >= last - 1e-3)
-        )
-
-    def _intervals(self) -> dict[tuple[str, str], float]:
-        """Configured scrape intervals of the targets Prometheus scrapes now (none for
-        targets that are gone: then the interval is estimated from ``up``)."""
-        try:
-            found = self.client.scrape_intervals()
-        except PrometheusError:
-            return {}
-        out = {}
-        for key, text in found.items():
-            try:
-                out[key] = parse_duration(text)
-            except ValueError:
-                continue
-        return out
-
-    def _target_scope(self) -> tuple[str, ...]:
-        """The ``--selector`` matchers on target labels (process metrics and ``up`` carry
-        no otel-perf labels)."""
-        return tuple(m for m in self.scope if _matcher_label(m) not in _OTEL_PERF_LABELS)
-
-    def _describe_scope(self) -> str:
-        parts = []
-        if self.project is not None:
-            parts.append(f"project {self.project!r}")
-        if self.scope:
-            parts.append("selector {" + ",".join(self.scope) + "}")
-        return (" for " + " and ".join(parts)) if parts else ""
-
-    # --- step 1: targets, restarts, health --------------------------------------------------
-
-    def _targets(
-        self, grid: list[Series], process: list[Series], ups: list[Series]
-    ) -> list[TargetInfo]:
-        found: dict[tuple[str, str], TargetInfo] = {}
-        for s in grid:
-            key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            if any(v == v for _, v in s.points):
-                t = found.setdefault(key, TargetInfo(*key, exact=False))
-                t.last_seen = max(t.last_seen, max(p for p, v in s.points if v == v))
-                if s.points and abs(s.points[0][0] - self.window.start) < 1e-3:
-                    t.alive_at_start = True
-        by_fn: dict[tuple[str, str], dict[str, dict[float, float]]] = defaultdict(dict)
-        for s in process:
-            key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            by_fn[key][s.labels.get(TERM, "")] = {round(a, 3): v for a, v in s.points}
-        for key, t in found.items():
-            fns = by_fn.get(key)
-            if not fns or "last" not in fns:
-                continue
-            last = fns["last"]
-            t.went_back = int(sum(fns.get("resets", {}).values()))
-            t.exact = t.went_back == 0
-            t.alive_at_start = _near(last, self.window.start)
-            t.start_time_at_start = last.get(round(self.times[0], 3))
-            if last:
-                t.last_seen = max(t.last_seen, max(last))
-            if t.exact:
-                t.restarts = self._restarts(t, fns)
-        for s in ups:
-            key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            seen = found.get(key)
-            if seen is None:
-                continue
-            t = seen
-            points = {round(a, 3): v for a, v in s.points}
-            if s.labels.get(TERM) == "recent":
-                t.scraped_at_end = round(self.times[-1], 3) in points
-                t.scraped_at_start = round(self.times[0], 3) in points
-            elif s.labels.get(TERM) == "min":
-                t.down_bins = sorted(at for at, v in points.items() if v < 1)
-            elif s.labels.get(TERM) == "count" and len(points) > 3:
-                inner = [v for at, v in points.items() if self.times[1] < at < self.times[-1]]
-                typical = sorted(inner)[len(inner) // 2] if inner else 0
-                most = max(points.values(), default=0)
-                if most:  # a full bin holds step / interval scrapes
-                    self.interval = max(self.interval, self.step / most)
-                t.gap_bins = sorted(
-                    at for at, v in points.items()
-                    if self.times[1] < at < self.times[-1] and v < 0.9 * typical
-                )  # fmt: skip
-        return sorted(found.values(), key=lambda t: t.key)
-
-    def _restarts(self, t: TargetInfo, fns: dict[str, dict[float, float]]) -> list[float]:
-        """Times between the last sample of one process and the first of the next, for
-        each process that began inside the range (to a second, or the new start time)."""
-        return sorted(set(self._changes_in(t, self.times, fns, refine=True)))
-
-    def _changes_in(
-        self,
-        t: TargetInfo,
-        times: list[float],
-        fns: dict[str, dict[float, float]],
-        *,
-        refine: bool,
-        before: float | None = None,
-    ) -> list[float]:
-        """Restart boundaries in the bins ``(times[i-1], times[i]]``. A bin's count is
-        ``changes`` inside it plus one when its first value (its minimum: start times only
-        grow) differs from the previous bin's last; ``before`` is the value before ``times[0]``."""
-        last, low, changes = fns.get("last", {}), fns.get("min", {}), fns.get("changes", {})
-        out: list[float] = []
-        prev = before if before is not None else last.get(round(times[0], 3))
-        for i in range(1, len(times)):
-            at = round(times[i], 3)
-            if at not in last:
-                continue
-            count = int(changes.get(at, 0)) + (1 if prev is not None and low.get(at) != prev else 0)
-            if count == 1 and times[i - 1] < last[at] <= times[i]:
-                out.append(last[at])  # the new process's own start time: exact
-            elif count >= 1:
-                step = (times[i] - times[i - 1]) / REFINE_POINTS
-                if times[i] - times[i - 1] <= 1.0 or not refine:
-                    out.append(times[i - 1])
-                else:
-                    out += self._refine_restarts(t, times[i - 1], times[i], prev, max(step, 1.0))
-            prev = last[at]
-        return out
-
-    def _refine_restarts(
-        self, t: TargetInfo, lo: float, hi: float, before: float | None, step: float
-    ) -> list[float]:
-        sel = f"{PROCESS_START}{{{','.join(t.matchers())}}}"
-        w = _dur(step)
-        expr = _tagged(
-            ("changes", f"changes({sel}[{w}])"),
-            ("min", f"min_over_time({sel}[{w}])"),
-            ("last", f"last_over_time({sel}[{w}])"),
-        )
-        times = [round(lo + i * step, 3) for i in range(math.ceil((hi - lo) / step) + 1)]
-        fns = {
-            s.labels.get(TERM, ""): {round(a, 3): v for a, v in s.points}
-            for s in self.client.query_range(expr, times[1], times[-1] + step / 2, step)
-        }
-        return self._changes_in(t, times, fns, refine=step > 1.0, before=before)
-
-    # --- step 3: totals ---------------------------------------------------------------------
-
-    def _totals(
-        self, metric: str, labels: tuple[str, ...], targets: list[TargetInfo]
-    ) -> list[Sample]:
-        """Rows tagged with their term: ``end``/``start`` reads, ``rN`` restart reads and
-        ``scan`` (fallback) totals, each by ``labels`` and target."""
-        by = ", ".join((*labels, *TARGET))
-        parts: list[tuple[str, str]] = []
-        for i, t in enumerate(targets):
-            sel = self.sel(metric, extra=t.matchers())
-            if not t.exact:
-                inc = promql.exact_increase(sel, self.window.seconds)
-                parts.append((f"scan{i}", inc))  # the query is evaluated at the range end
-                continue
-            # A grid point "saw" a series within one look-back window before it. Every
-            # read stays inside one process lifetime: never back past the restart before
-            # it, so a series the next process never re-created is not read twice.
-            bounds = [self.window.start, *t.restarts]
-            look = self.window.end - min(t.last_seen, self.window.end) + self.look
-            if self._up_at_end(t):  # scraped until the end: its last sample is recent
-                look = min(look, max(SHORT_LOOK, 10 * self.interval))
-            if t.restarts:
-                look = min(look, self.window.end - t.restarts[-1])
-            parts.append((f"end{i}", _last_at(sel, look, self.window.end)))
-            if t.alive_at_start:
-                base = self.look
-                if t.scraped_at_start:  # scraped just before the start: a short read
-                    base = min(base, max(SHORT_LOOK, 10 * self.interval))
-                if t.start_time_at_start is not None and t.start_time_at_start < self.window.start:
-                    base = min(base, self.window.start - t.start_time_at_start)
-                parts.append((f"start{i}", _last_at(sel, base, self.window.start)))
-            for j, r in enumerate(t.restarts):
-                before = self.look * 2
-                if r in t.last_scrape_before:  # read back just to the old process's last scrape
-                    before = r - 0.001 - t.last_scrape_before[r] + 0.002
-                if j > 0:
-                    before = min(before, r - bounds[j])
-                # just before the new process: a scrape at its very start time is its own
-                parts.append((f"r{i}_{j}", _last_at(sel, before, r - 0.001)))
-        if not parts:
-            return []
-        expr = " or ".join(
-            f'label_replace(sum by ({by}) ({e}), "{TERM}", "{tag}", "", "")' for tag, e in parts
-        )
-        return [_scrubbed(s) for s in self.client.query(expr, at=self.window.end)]
-
-    # --- step 4: activity edges -------------------------------------------------------------
-
-    def _edges(
-        self, grid: list[Series], targets: list[TargetInfo], generations: bool
-    ) -> Extent | None:
-        series = [
-            s
-            for s in grid
-            if not generations or kind_of(s.labels.get("operation", "")) == "generation"
-        ]
-        bins = _active_bins(series, self.times)
-        if not bins:
-            return None
-        only = (f"operation!~{promql.quote(NON_GENERATION_PATTERN)}",) if generations else ()
-        sel = self.sel(DUR_COUNT, extra=only)
-        # {w}: each refinement step puts its own bin width here
-        expr = "sum by (job, instance, operation, status) (last_over_time(" + sel + "[{w}]))"
-        first = self._refine_edge(expr, self.times[bins[0] - 1], self.times[bins[0]], first=True)
-        last = self._refine_edge(expr, self.times[bins[-1] - 1], self.times[bins[-1]], first=False)
-        return Extent(first, max(first, last))
-
-    def _refine_edge(self, expr: str, lo: float, hi: float, *, first: bool) -> float:
-        """The scrape time, to a second, of the first (last) increase in ``(lo, hi]``."""
-        while hi - lo > 1.0:
-            step = max(math.ceil((hi - lo) / REFINE_POINTS), 1)
-            times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
-            windowed = expr.replace("[{w}]", f"[{step}s]")
-            result = self.client.query_range(windowed, lo, times[-1] + step / 2, step)
-            bins = _active_bins(result, times)
-            if not bins:
-                return hi
-            i = bins[0] if first else bins[-1]
-            lo, hi = times[i - 1], times[i]
-            if step <= 1:
-                break
-        return hi
-
-    # --- trends -----------------------------------------------------------------------------
-
-    def _zoom(
-        self, extent: Extent, grid_q: str, export_q: str
-    ) -> tuple[list[Series], list[Series]]:
-        """Activity fills a small part of the range: the trends use a grid over the
-        activity instead (one bin before it, so its first increase has a baseline)."""
-        span = max(extent.seconds, self.interval, 1.0)
-        rough = span / (GRID_BINS - 1)
-        # the baseline instant's look-back window (one bin, at least a second) must end
-        # before the first changed scrape, which lies within a second of extent.start
-        pad = max(rough, 1.0) + 1.0
-        origin = round(max(extent.start - pad, self.window.start), 3)
-        step = max(round((extent.end - origin) / GRID_BINS, 3), 0.001)
-        self.step = step
-        self.times = [round(origin + i * step, 3) for i in range(GRID_BINS + 1)]
-        w_old, w_new = f"[{_dur(self.look)}]", f"[{_dur(max(step, 1.0))}]"
-        # the windows only need to cover one bin; at least a second (Prometheus's resolution)
-        grid_z, export_z = grid_q.replace(w_old, w_new), export_q.replace(w_old, w_new)
-        grid, exports = self.client.run_all(
-            [lambda: self._range(grid_z), lambda: self._range(export_z)]
-        )
-        return [_scrubbed_series(s) for s in grid], exports
-
-    def _trends(
-        self,
-        data: RawData,
-        grid: list[Series],
-        exports: list[Series],
-        term_rows: dict[str, list[Sample]],
-        targets: list[TargetInfo],
-    ) -> None:
-        data.trend_step = self.step
-        data.trend_times = self.times[1:]
-        restarts = _restart_values(term_rows["duration_count"], targets, ("operation", "status"))
-        sums = _restart_values(term_rows["duration_sum"], targets, ("operation", "status"))
-        index = {t.key: t for t in targets}
-        errors = [0.0] * GRID_BINS
-        ops = [0.0] * GRID_BINS
-        export_n = [0.0] * GRID_BINS
-        export_s = [0.0] * GRID_BINS
-        for s in grid:
-            key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            group = (s.labels.get("operation", ""), s.labels.get("status", ""))
-            inc = _bin_increases(
-                s.points, self.times, index.get(key), restarts.get((key, group), {})
-            )
-            for i, v in enumerate(inc):
-                ops[i] += v
-                if group[1] == "error":
-                    errors[i] += v
-                if group == (EXPORT_OPERATION, "success"):
-                    export_n[i] += v
-        for s in exports:
-            key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            group = (EXPORT_OPERATION, "success")
-            inc = _bin_increases(s.points, self.times, index.get(key), sums.get((key, group), {}))
-            for i, v in enumerate(inc):
-                export_s[i] += v
-        data.error_trend, data.operation_trend = errors, ops
-        data.export_count_trend, data.export_sum_trend = export_n, export_s
-
-    # --- recent errors ----------------------------------------------------------------------
-
-    def _exemplars(self) -> list[Exemplar] | str:
-        if not self.exemplars_enabled:
-            return "Prometheus runs without --enable-feature=exemplar-storage"
-        expr = self.sel(DUR_BUCKET, {"status": "error"})
-        try:
-            found = self.client.query_exemplars(expr, self.window.start, self.window.end)
-        except PrometheusError as exc:
-            if "exemplar" in str(exc).lower() or "404" in str(exc):
-                return f"Prometheus did not serve exemplars ({exc})"
-            raise
-        return found
-
-    def _recent(self, exemplars: list[Exemplar], targets: list[TargetInfo]) -> list[RecentError]:
-        seen: dict[str, Exemplar] = {}
-        for e in exemplars:
-            trace = e.labels.get("trace_id") or e.labels.get("traceID") or ""
-            if trace and (trace not in seen or seen[trace].time < e.time):
-                seen[trace] = e
-        latest = sorted(seen.values(), key=lambda e: -e.time)[:RECENT_ERRORS]
-        types = self.client.run_all([partial(self._error_types, e) for e in latest])
-        out = []
-        for e, kinds in zip(latest, types, strict=True):
-            s = {k: scrub(v) for k, v in e.series.items()}
-            out.append(
-                RecentError(
-                    e.time, s.get("operation", ""), s.get("model", ""), s.get("project", ""),
-                    s.get("job", ""), s.get("instance", ""), kinds,
-                    _trace_id(e.labels), e.value,
-                )
-            )  # fmt: skip
-        return out
-
-    def _error_types(self, e: Exemplar) -> tuple[str, ...]:
-        """Error types whose counter grew for this operation, model, project and target
-        in the first scrape after the failure (several when they grew together)."""
-        keep = ("operation", "model", "project", "job", "instance")
-        labels: dict[str, str] = {k: e.series[k] for k in keep if k in e.series}
-        sel = promql.selector(M.OPERATION_ERRORS, labels)
-        before = f"last_over_time({sel}[1d] @ {e.time:.3f})"
-        after = f"min_over_time({sel}[1h] @ {e.time + 3600:.3f})"  # counters only grow
-        expr = f"sum by (error_type) (({after} - {before}) or {after})"
-        rows = self.client.query(expr, at=self.window.end)
-        return tuple(sorted(scrub(r.labels.get("error_type", "")) for r in rows if r.value > 0))
-
-
-_OTEL_PERF_LABELS: Final = frozenset(label for spec in M.SPECS for label in spec.labels) | {"le"}
-
-
-def _matcher_label(matcher: str) -> str:
-    for i, ch in enumerate(matcher):
-        if ch in "=!":
-            return matcher[:i].strip()
-    return matcher
-
-
-def _tagged(*parts: tuple[str, str]) -> str:
-    return " or ".join(f'label_replace({e}, "{TERM}", "{tag}", "", "")' for tag, e in parts)
-
-
-def _last_at(sel: str, lookback: float, at: float) -> str:
-    """The last value of ``sel`` in ``[at - lookback, at]``; milliseconds, rounded down, so
-    a window capped at a restart never reaches the process before it."""
-    ms = max(int(lookback * 1000), 1)
-    return f"last_over_time({sel}[{ms}ms] @ {at:.3f})"
-
-
-def _dur(seconds: float) -> str:
-    return f"{max(math.ceil(seconds), 1)}s"
-
-
-def _near(points: dict[float, float], at: float) -> bool:
-    return any(abs(t - at) < 1e-3 for t in points)
-
-
-def _active_bins(series: list[Series], times: list[float]) -> list[int]:
-    """Indexes ``i`` (1..n) of bins ``(times[i-1], times[i]]`` in which a counter grew."""
-    active: set[int] = set()
-    for s in series:
-        points = dict((round(t, 3), v) for t, v in s.points)
-        prev: float | None = None
-        for i, at in enumerate(times):
-            v = points.get(round(at, 3))
-            if v is None or v != v:
-                continue
-            if i > 0 and ((prev is None and v > 0) or (prev is not None and v != prev)):
-                active.add(i)
-            prev = v
-    return sorted(active)
-
-
-def _bin_increases(
-    points: list[tuple[float, float]],
-    times: list[float],
-    target: TargetInfo | None,
-    restart_values: dict[float, float],
-) -> list[float]:
-    """Per bin, how much a per-target sum grew, across the restarts of its target."""
-    values = {round(t, 3): v for t, v in points}
-    out = [0.0] * (len(times) - 1)
-    restarts = sorted(target.restarts) if target is not None and target.exact else []
-    prev = values.get(round(times[0], 3))
-    prev = None if prev is None or prev != prev else prev
-    for i in range(1, len(times)):
-        v = values.get(round(times[i], 3))
-        inside = [r for r in restarts if times[i - 1] < r <= times[i]]
-        if v is None or v != v:
-            if inside:  # restarted, not yet scraped at the bin end
-                out[i - 1] += sum(restart_values.get(r, 0.0) for r in inside) - (prev or 0.0)
-                prev = 0.0
-            continue
-        if inside:
-            grown = sum(restart_values.get(r, 0.0) for r in inside) - (prev or 0.0) + v
-        elif prev is None:
-            grown = v  # born inside the bin
-        elif v >= prev:
-            grown = v - prev
-        else:  # dropped without a known restart: count from zero (an estimate)
-            grown = v
-        out[i - 1] += max(grown, 0.0)
-        prev = v
-    return out
-
-
-def _restart_values(
-    rows: list[Sample], targets: list[TargetInfo], labels: tuple[str, ...]
-) -> dict[tuple[tuple[str, str], tuple[str, ...]], dict[float, float]]:
-    """Per target and label group, the last value before each restart."""
-    out: dict[tuple[tuple[str, str], tuple[str, ...]], dict[float, float]] = defaultdict(
-        lambda: defaultdict(float)
-    )
-    for i, t in enumerate(targets):
-        for j, r in enumerate(t.restarts):
-            tag = f"r{i}_{j}"
-            for s in rows:
-                if s.labels.get(TERM) == tag:
-                    out[(t.key, tuple(s.labels.get(k, "") for k in labels))][r] += s.value
-    return out
-
-
-def _window_totals(rows: list[Sample], targets: list[TargetInfo]) -> list[Sample]:
-    """Sum the tagged reads into window totals: end - start + restart reads + scans."""
-    totals: dict[tuple[tuple[str, str], ...], float] = defaultdict(float)
-    for s in rows:
-        tag = s.labels.get(TERM, "")
-        sign = -1.0 if tag.startswith("start") else 1.0
-        key = tuple(sorted((k, v) for k, v in s.labels.items() if k != TERM))
-        totals[key] += sign * s.value
-    return [
-        Sample(dict(key), value)
-        for key, value in totals.items()
-        if math.isfinite(value) and abs(value) > 1e-12
-    ]
-
-
-def _trace_id(labels: Mapping[str, str]) -> str:
-    """The exemplar's trace id when it is one (32 or 16 hex digits), else empty: a trace id
-    is no secret and must stay readable (the scrubber would redact it as a hex token), and
-    anything else in that label is not shown."""
-    value = labels.get("trace_id") or labels.get("traceID") or ""
-    return value.lower() if _TRACE_ID.fullmatch(value) else ""
-
-
-_TRACE_ID: Final = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{16}")
-
-
-def _scrubbed(s: Sample) -> Sample:
-    return Sample({k: scrub(v) for k, v in s.labels.items()}, s.value)
-
-
-def _scrubbed_series(s: Series) -> Series:
-    return Series({k: scrub(v) for k, v in s.labels.items()}, s.points)
+from otel_perf.report.recent import fetch_exemplars, recent_errors
+from otel_perf.report.targets import configured_intervals, find_targets, read_last_scrapes
+from otel_perf.report.timerange import TimeRange, iso
+from otel_perf.report.totals import by_field, read_all, read_groups, window_totals
+from otel_perf.report.trends import ZOOM, activity_extent, fill_trends, zoom
+
+__all__ = ["NoDataError", "RawData", "collect"]
 
 
 def collect(
@@ -789,8 +64,84 @@ def collect(
 ) -> RawData:
     """Query Prometheus for everything the report shows; ``NoDataError`` when empty.
     ``exemplars``: the server stores them (``--enable-feature=exemplar-storage``)."""
-    collector = Collector(
-        client, window, project=project, scope=scope, retention_seconds=retention_seconds
+    g = Grid(client, window, project=project, scope=scope)
+    w = dur(g.step)
+    by = "job, instance, operation, status"
+    # The counter grids read a short look-back at each instant, not the whole bin: their
+    # cost is series x instants x (SHORT_LOOK / scrape interval), whatever the range.
+    # last_over_time, not the bare selector: a target that stopped leaves staleness
+    # markers, and the bare selector would lose its final values. Increases a short
+    # read misses (a target not scraped just before an instant, one that stopped) are
+    # put back from the start and end reads of the totals (trends.bin_increases).
+    short = dur(g.grid_look)
+    grid_q = f"sum by ({by}) (last_over_time({g.sel(DUR_COUNT)}[{short}]))"
+    export_sel = g.sel(DUR_SUM, {"operation": EXPORT_OPERATION, "status": "success"})
+    export_q = f"sum by (job, instance) (last_over_time({export_sel}[{short}]))"
+    pst = f"{PROCESS_START}{{{','.join(g.target_scope())}}}"
+    up = f"up{{{','.join(g.target_scope())}}}"
+    process_q = tagged(
+        ("changes", f"changes({pst}[{w}])"),
+        ("resets", f"resets({pst}[{w}])"),
+        ("min", f"min_over_time({pst}[{w}])"),
+        ("last", f"last_over_time({pst}[{w}])"),
     )
-    collector.exemplars_enabled = exemplars
-    return collector.collect()
+    up_q = tagged(
+        ("min", f"min_over_time({up}[{w}])"),
+        ("count", f"count_over_time({up}[{w}])"),
+        ("recent", f"last_over_time({up}[{int(SHORT_LOOK)}s])"),
+    )
+    grid: list[Series]
+    exports: list[Series]
+    process: list[Series]
+    ups: list[Series]
+    intervals: dict[tuple[str, str], float]
+    grid, exports, process, ups, intervals = client.run_all(
+        [lambda: g.range_query(grid_q), lambda: g.range_query(export_q),
+         lambda: g.range_query(process_q), lambda: g.range_query(up_q),
+         partial(configured_intervals, g)]
+    )  # fmt: skip
+    grid = [scrubbed_series(s) for s in grid]
+    targets = find_targets(g, grid, process, ups)
+    configured = [intervals[t.key] for t in targets if t.key in intervals]
+    if configured:
+        g.interval = max(configured)
+    if not targets:
+        raise NoDataError(
+            f"Prometheus at {client.url} holds no otel-perf data{g.describe_scope()} between "
+            f"{iso(window.start)} and {iso(window.end)} (metric {DUR_COUNT}); "
+            "check that it scrapes the service's /metrics endpoint and that the range "
+            "is right"
+        )
+    client.run_all([partial(read_last_scrapes, g, t) for t in targets if t.restarts])
+    groups = read_groups(g, targets)
+    results = client.run_all(
+        [*(partial(read_all, g, group) for group in groups),
+         lambda: fetch_exemplars(g, exemplars),
+         lambda: activity_extent(g, grid, targets, True),
+         lambda: activity_extent(g, grid, targets, False)]
+    )  # fmt: skip
+    n = len(groups)
+    term_rows = by_field(results[:n])
+    found, gen_extent, extent = results[n], results[n + 1], results[n + 2]
+    data = RawData(
+        window,
+        project,
+        g.scope,
+        retention_seconds,
+        extent or Extent(window.start, window.start),
+        gen_extent,
+    )
+    for name, rows in term_rows.items():
+        data.totals[name] = window_totals(rows, targets)
+    data.targets = targets
+    data.scrape_interval = g.interval
+    if extent is not None and extent.seconds * ZOOM < window.seconds:
+        grid, exports = zoom(g, extent, grid_q, export_q)
+    fill_trends(g, data, grid, exports, term_rows, targets)
+    if isinstance(found, str):
+        data.exemplar_problem = found
+    else:
+        data.recent_errors = recent_errors(g, found, targets)
+    data.queries = client.queries
+    data.samples_read = client.samples
+    return data

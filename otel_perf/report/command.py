@@ -20,7 +20,6 @@ from otel_perf.config import Settings
 from otel_perf.pricing import PriceTable
 from otel_perf.report.build import ReportOptions, build_report
 from otel_perf.report.chromium import ChromiumError
-from otel_perf.report.collect import NoDataError
 from otel_perf.report.model import Report
 from otel_perf.report.projects import SORT_COLUMNS
 from otel_perf.report.prometheus import (
@@ -31,6 +30,7 @@ from otel_perf.report.prometheus import (
     PrometheusError,
     PrometheusRefused,
 )
+from otel_perf.report.rawdata import NoDataError
 from otel_perf.report.render_csv import render_csv
 from otel_perf.report.render_html import render_html
 from otel_perf.report.render_json import render_json

@@ -15,7 +15,7 @@ from otel_perf.attributes import API_OPERATION, RENDER_OPERATIONS
 from otel_perf.report.prometheus import Sample
 
 if TYPE_CHECKING:
-    from otel_perf.report.collect import RawData
+    from otel_perf.report.rawdata import RawData
 
 Key = tuple[str, ...]
 RENDER_OPS: Final = frozenset(RENDER_OPERATIONS.values())
@@ -78,7 +78,6 @@ class Facts:
     ops_by_job: dict[Key, float] = field(default_factory=dict)  # job, op, status
     cost_by_job: dict[str, float] = field(default_factory=dict)
     instances_by_job: dict[str, int] = field(default_factory=dict)
-    retries_by_kind: dict[str, float] = field(default_factory=dict)  # kind -> retries
     observed_seconds: float = 0.0
     active_seconds: float = 0.0  # generations' active period
     project: str | None = None  # set when the report is limited to one project
@@ -121,7 +120,15 @@ class Facts:
 
     @property
     def generation_retries(self) -> float:
-        return self.retries_by_kind.get("generation", 0.0)
+        """Retry attempts of generations (renders and API calls excluded)."""
+        return sum(n for op, n in self.retries.items() if kind_of(op) == "generation")
+
+    @property
+    def retries_per_success(self) -> float | None:
+        """Average retries per successful generation, the seed's definition: generation
+        attempts that were retries / successful generations (``None`` without any)."""
+        successes = self.generation_ops("success")
+        return self.generation_retries / successes if successes > 0 else None
 
     def errors_of_type(self, error_type: str) -> float:
         return sum(v for (_, _, t), v in self.errors.items() if t == error_type)
@@ -136,9 +143,6 @@ def facts_from(data: RawData) -> Facts:
     cost = _table(data.rows("cost"), "operation", "model", "provider", "project", "job")
     count = _table(data.rows("duration_count"), "operation", "model", "status", "project", "job")
     retries = _flat(_table(data.rows("retries"), "operation"))
-    by_kind: dict[str, float] = defaultdict(float)
-    for op, n in retries.items():
-        by_kind[kind_of(op)] += n
     instances: dict[str, set[str]] = defaultdict(set)
     for t in data.targets:
         instances[t.job].add(t.instance)
@@ -155,7 +159,6 @@ def facts_from(data: RawData) -> Facts:
         time_by_project=_flat(_by(time, 3)),
         errors=_by(_table(data.rows("errors"), "operation", "model", "error_type"), 0, 1, 2),
         retries=retries,
-        retries_by_kind=dict(by_kind),
         ops_by_job=_by(count, 4, 0, 2),
         cost_by_job=_flat(_by(cost, 4)),
         instances_by_job={job: len(v) for job, v in instances.items()},

@@ -1,45 +1,29 @@
-"""PromQL for the report, built from the metric contract in ``otel_perf.metrics``.
+"""The report's PromQL: ``--selector`` parsing and scoped selectors, on top of the one
+PromQL builder, :mod:`otel_perf.monitoring.promql` (matchers checked against the metric
+contract, string literals, :func:`~otel_perf.monitoring.promql.increase_exact`).
 
-Counters are turned into "how much happened in the window" without ``increase()``'s
-extrapolation, so a report over a finished demo run equals the run's ledger exactly:
-
-* a series that existed before the window: last value in the window minus the last value
-  in the ``BASELINE_LOOKBACK`` before it;
-* a series born inside the window (a process started, a label set first seen): its last
-  value (counters start at zero);
-* a series that was reset (a process restarted) around the window: Prometheus's own
-  reset-aware ``increase()``, an estimate.
-
->>> exact_increase('otel_perf_cost_usd_total{project="a"}', 3600)  # doctest: +ELLIPSIS
-'(((last_over_time(otel_perf_cost_usd_total{project="a"}[3600s]) - ...'
+>>> selector("otel_perf_cost_usd_total", {"operation": "generate_image"}, project="a")
+'otel_perf_cost_usd_total{operation="generate_image", project="a"}'
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
-from otel_perf.metrics import SPECS_BY_NAME
+from otel_perf.monitoring.promql import Eq, labels_of, quote
+from otel_perf.monitoring.promql import selector as contract_selector
 
-#: How far before the window a series' baseline value is looked for.
-BASELINE_LOOKBACK: Final = 86400
+__all__ = ["has_project_label", "parse_selector", "quote", "selector"]
 
 
 def has_project_label(metric: str) -> bool:
     """True when the metric (a contract name, with or without a histogram suffix) is per project."""
-    for suffix in ("_count", "_sum", "_bucket"):
-        if metric.endswith(suffix) and metric.removesuffix(suffix) in SPECS_BY_NAME:
-            metric = metric.removesuffix(suffix)
-            break
-    spec = SPECS_BY_NAME.get(metric)
-    return spec is not None and "project" in spec.labels
-
-
-def quote(value: str) -> str:
-    """A PromQL string literal."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    try:
+        return "project" in labels_of(metric)
+    except ValueError:  # not an otel-perf series
+        return False
 
 
 _MATCHER: Final = re.compile(
@@ -84,39 +68,14 @@ def selector(
     project: str | None = None,
     scope: Sequence[str] = (),
 ) -> str:
-    """``metric{label="value",...}``; ``project`` is applied only where the metric has it;
-    ``scope`` (from :func:`parse_selector`) is added as given."""
-    pairs = dict(matchers or {})
+    """``metric{label="value", ...}`` for a series of the metric contract; ``project`` is
+    applied only where the metric has it; ``scope`` (from :func:`parse_selector`, or target
+    matchers) is added as given."""
+    pairs = {k: Eq(v) for k, v in sorted((matchers or {}).items())}
     if project is not None and has_project_label(metric):
-        pairs["project"] = project
-    parts = [f"{k}={quote(v)}" for k, v in sorted(pairs.items())] + list(scope)
-    inner = ",".join(parts)
-    return f"{metric}{{{inner}}}" if inner else metric
-
-
-def _dur(seconds: float) -> str:
-    return f"{max(round(seconds), 1)}s"
-
-
-def exact_increase(series: str, window: float, lookback: float = BASELINE_LOOKBACK) -> str:
-    """How much the counter ``series`` grew in the ``window`` seconds before the evaluation
-    time, without extrapolation (see the module docstring)."""
-    w, lb, both = _dur(window), _dur(lookback), _dur(window + lookback)
-    last = f"last_over_time({series}[{w}])"
-    baseline = f"last_over_time({series}[{lb}] offset {w})"
-    return (
-        f"((({last} - {baseline}) or {last})"
-        f" unless (resets({series}[{both}]) > 0))"
-        f" or increase({series}[{w}])"
-    )
-
-
-def sum_by(labels: Iterable[str], expr: str) -> str:
-    """``sum by (labels) (expr)``; a plain ``sum`` when ``labels`` is empty."""
-    names = ", ".join(labels)
-    return f"sum by ({names}) ({expr})" if names else f"sum({expr})"
-
-
-def samples_in_bins(series: str, step: float) -> str:
-    """How many samples of ``series`` fall in each ``step``-second bin (data extent search)."""
-    return f"sum(count_over_time({series}[{_dur(step)}]))"
+        pairs["project"] = Eq(project)
+    built = contract_selector(metric, **pairs)
+    if not scope:
+        return built
+    parts = [p for p in (built[len(metric) + 1 : -1], *scope) if p]
+    return f"{metric}{{{', '.join(parts)}}}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from otel_perf.report.collect import Extent, RawData
 from otel_perf.report.definitions import PROJECTION_MIN_ACTIVE_SECONDS, PROJECTION_THRESHOLD_WHY
 from otel_perf.report.facts import SAFETY_BLOCK, TIMEOUT, Facts, kind_of
 from otel_perf.report.formatting import seconds as fmt_seconds
@@ -31,6 +30,7 @@ from otel_perf.report.model import (
     TimeSection,
     TrendPoint,
 )
+from otel_perf.report.rawdata import Extent, RawData
 from otel_perf.report.timerange import iso
 
 WORST_LIMIT = 5  # endpoints and templates listed as "worst"
@@ -335,7 +335,7 @@ def efficiency_section(facts: Facts, data: RawData) -> EfficiencySection:
         all_operations_success_rate_pct=pct(successes, facts.operations),
         success_rate_by_operation=by_op_rate,
         retries=round(retries),
-        retries_per_success=ratio(retries, ok_generations),
+        retries_per_success=facts.retries_per_success,
         all_retries=round(sum(facts.retries.values())),
         generations_per_hour=None if active <= 0 else attempts / (active / 3600.0),
         active_start=None if gen is None else iso(gen.start),

@@ -2,7 +2,7 @@
 
 Every rule states its ``improvement_pct``: the share of the relevant total the change would
 save (cost rules: of the total cost; error rules: of all failed operations; the retry rule:
-of all operations; the slow-operation rule: of the total time). Only suggestions above
+of all generation attempts; the slow-operation rule: of the total time). Only suggestions above
 ``MIN_IMPROVEMENT_PCT`` are kept, ranked by that share, at most ``MAX_SUGGESTIONS``
 (Story 6.2 AC4). Error rules also need ``MIN_EVENTS`` occurrences, so one stray timeout
 does not produce advice.
@@ -261,33 +261,43 @@ timeouts = _error_type_rule(
 
 
 def retries(facts: Facts, prices: PriceTable) -> Iterator[Candidate]:
-    """Too many retry attempts per successful operation."""
-    retried = sum(facts.retries.values())
-    successes = facts.operations - facts.failed
+    """Too many retries per successful generation (the seed's figure,
+    ``Facts.retries_per_success``)."""
+    retried = facts.generation_retries
     if retried < MIN_EVENTS:
         return
+    attempts = facts.generation_ops()
+    successes = facts.generation_ops("success")
     seconds = sum(
         n * facts.time_of(op) / facts.ops_of(op)
         for op, n in facts.retries.items()
-        if facts.ops_of(op) > 0
+        if kind_of(op) == "generation" and facts.ops_of(op) > 0
     )
-    per_success = retried / successes if successes else float(retried)
+    per_success = facts.retries_per_success
+    shown = (
+        f"{per_success:.2f} retries per successful generation"
+        if per_success is not None
+        else f"{retried:.0f} retries and no successful generation"
+    )
     yield Candidate(
         rule="retries",
-        title=f"{per_success:.2f} retries per successful operation: reduce retries",
+        title=f"{shown}: reduce retries",
         detail=(
-            f"{retried:.0f} of {facts.operations:.0f} operations were retry attempts "
+            f"{retried:.0f} of {attempts:.0f} generation attempts were retries "
             f"(about {seconds:,.1f} s of work). Refine prompts and inputs, and retry only "
             "errors that can succeed on a second try (rate limits, server errors)."
         ),
-        improvement_pct=_share(retried, facts.operations),
-        saving=Saving(retried, "operations"),
+        improvement_pct=_share(retried, attempts),
+        saving=Saving(retried, "operations"),  # generation attempts that were retries
         evidence={
             "retries": retried,
-            "successes": successes,
+            "successful_generations": successes,
+            "generation_attempts": attempts,
             "retries_per_success": per_success,
             "retry_seconds": seconds,
-            "by_operation": dict(sorted(facts.retries.items())),
+            "by_operation": {
+                op: n for op, n in sorted(facts.retries.items()) if kind_of(op) == "generation"
+            },
         },
     )
 

@@ -3,23 +3,22 @@
 >>> r = resolve_range("7d", now=1_700_000_000.0)
 >>> r.label, r.seconds
 ('7d', 604800.0)
->>> parse_duration("90d")
-7776000.0
+
+Durations are Prometheus durations (``90d``, ``1h30m``), read by the one parser,
+:func:`otel_perf.monitoring.durations.seconds`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Final
 
+from otel_perf.monitoring.durations import seconds as _prometheus_seconds
+
 RANGE_CHOICES: Final = ("7d", "30d", "all")
 #: Prometheus's default retention, used for ``all`` when the server does not report one.
 DEFAULT_RETENTION: Final = 15 * 86400.0
-
-_UNITS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 
 
 @dataclass(frozen=True)
@@ -35,18 +34,10 @@ class TimeRange:
         return self.end - self.start
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus duration (``90d``, ``1h30m``, ``15s``); ``ValueError`` if bad."""
-    text = text.strip()
-    pos, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {text!r} (expected e.g. 7d, 12h, 30m)")
-    return total
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration given on the command line (surrounding blanks
+    ignored); ``ValueError`` naming the value when it is not one."""
+    return _prometheus_seconds(text.strip())
 
 
 def parse_time(text: str, *, now: float, what: str) -> float:
@@ -55,7 +46,7 @@ def parse_time(text: str, *, now: float, what: str) -> float:
     if text == "now":
         return now
     if text.startswith("now-"):
-        return now - parse_duration(text[4:])
+        return now - duration_seconds(text[4:])
     try:
         return float(text)
     except ValueError:
@@ -94,9 +85,9 @@ def resolve_range(
         if choice == "all":
             length = retention + 86400.0  # blocks are dropped whole: a day of margin
         elif choice in RANGE_CHOICES:
-            length = parse_duration(choice)
+            length = duration_seconds(choice)
         else:
-            length = parse_duration(choice)  # any duration works: 12h, 90d
+            length = duration_seconds(choice)  # any duration works: 12h, 90d
         start_t = end_t - length
         label = choice if end is None else f"{choice} to {iso(end_t)}"
     if end_t > now:
@@ -118,7 +109,7 @@ def retention_seconds(flags: dict[str, str]) -> float:
     and ten years stands in for "everything").
     """
     try:
-        seconds = parse_duration(flags.get("storage.tsdb.retention.time", "0s"))
+        seconds = duration_seconds(flags.get("storage.tsdb.retention.time", "0s"))
     except ValueError:
         return DEFAULT_RETENTION
     if seconds:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from otel_perf.report import promql
-from otel_perf.report.collect import Extent, TargetInfo, _bin_increases, _window_totals
 from otel_perf.report.prometheus import Sample
+from otel_perf.report.rawdata import Extent, TargetInfo
 from otel_perf.report.safetext import csv_cell, printable
 from otel_perf.report.sections import projection, quantile
+from otel_perf.report.totals import window_totals
+from otel_perf.report.trends import bin_increases
 
 DAY = 86400.0
 
@@ -21,8 +23,8 @@ def test_selector_accepts_promql_matchers():
         'team!="x"',
     )
     assert promql.parse_selector(None) == ()
-    sel = promql.selector("m", {"status": "error"}, scope=('job="a"',))
-    assert sel == 'm{status="error",job="a"}'
+    sel = promql.selector("otel_perf_retries_total", {"operation": "x"}, scope=('job="a"',))
+    assert sel == 'otel_perf_retries_total{operation="x", job="a"}'
 
 
 @pytest.mark.parametrize("bad", ["job=media", 'job="a" env="b"', '__name__="x"', 'job="a",,'])
@@ -77,8 +79,30 @@ def test_bins_count_across_a_restart():
     times = [0.0, 10.0, 20.0, 30.0]
     target = TargetInfo("job", "i", restarts=[15.0])
     points = [(0.0, 5.0), (10.0, 8.0), (20.0, 2.0), (30.0, 3.0)]
-    inc = _bin_increases(points, times, target, {15.0: 8.0})
+    inc = bin_increases(points, times, target, {15.0: 8.0})
     assert inc == [3.0, 2.0, 1.0]
+
+
+def test_bin_increases_use_the_start_and_end_reads_where_the_short_reads_miss():
+    """The grid's 15-minute reads miss the start (no scrape just before it) and everything
+    after the target stopped at 22: the start read is the baseline and the growth up to the
+    end read lands in the bin of the last scrape, so the bins add up to end - start."""
+    times = [0.0, 10.0, 20.0, 30.0, 40.0]
+    target = TargetInfo("job", "i", last_seen=30.0)
+    points = [(10.0, 7.0), (20.0, 9.0)]  # nothing at 0, 30 or 40
+    inc = bin_increases(points, times, target, {}, baseline=5.0, final=12.0)
+    assert inc == [2.0, 2.0, 3.0, 0.0]
+    assert sum(inc) == 12.0 - 5.0
+    # without them the first read counts from zero and the last growth is lost
+    assert bin_increases(points, times, target, {}) == [7.0, 2.0, 0.0, 0.0]
+
+
+def test_bin_increases_after_a_restart_use_the_end_read_of_the_new_process():
+    """Restart at 15, the new process not read again by the grid: its growth is the end read."""
+    times = [0.0, 10.0, 20.0, 30.0]
+    target = TargetInfo("job", "i", restarts=[15.0], last_seen=30.0)
+    inc = bin_increases([(0.0, 5.0), (10.0, 8.0)], times, target, {15.0: 9.0}, final=4.0)
+    assert inc == [3.0, 1.0, 4.0]
 
 
 def test_window_totals_sum_lifetimes():
@@ -89,5 +113,5 @@ def test_window_totals_sum_lifetimes():
         Sample({**labels, "otel_perf_term": "start0"}, 5.0),
         Sample({**labels, "otel_perf_term": "r0_0"}, 8.0),
     ]
-    (total,) = _window_totals(rows, [])
+    (total,) = window_totals(rows, [])
     assert total.value == 6.0 and "otel_perf_term" not in total.labels

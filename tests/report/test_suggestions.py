@@ -108,16 +108,25 @@ def test_rate_limits_and_timeouts():
 
 
 def test_retries_per_success():
-    """30 retry attempts among 130 operations: 23 % of the work was retries."""
+    """30 generation retries among 130 generation attempts, 100 successful: 0.30 retries per
+    successful generation (the seed's figure, as in the efficiency section), 23 % of the
+    generation attempts; render and API operations and their retries are left out."""
     facts = _facts(
-        ops={("generate_image", "nano-banana", "success"): 130.0},
-        time={("generate_image", "nano-banana", "success"): 130.0},
-        retries={"generate_image": 30.0},
-    )
-    (s,) = suggest(facts, PRICES)
-    assert s.rule == "retries"
-    assert s.evidence["retries_per_success"] == pytest.approx(30 / 130)
+        ops={("generate_image", "nano-banana", "success"): 100.0,
+             ("generate_image", "nano-banana", "error"): 30.0,
+             ("export_timeline", "", "success"): 400.0,
+             ("api_call", "", "success"): 500.0},
+        time={("generate_image", "nano-banana", "success"): 100.0,
+              ("generate_image", "nano-banana", "error"): 30.0},
+        errors={("generate_image", "nano-banana", "server_error"): 2.0},
+        retries={"generate_image": 30.0, "export_timeline": 200.0},
+    )  # fmt: skip
+    (s,) = [s for s in suggest(facts, PRICES) if s.rule == "retries"]
+    assert facts.retries_per_success == pytest.approx(0.30)
+    assert s.evidence["retries_per_success"] == pytest.approx(0.30)
+    assert s.title.startswith("0.30 retries per successful generation")
     assert s.evidence["retry_seconds"] == pytest.approx(30.0)
+    assert s.evidence["by_operation"] == {"generate_image": 30.0}
     assert s.improvement_pct == pytest.approx(100 * 30 / 130, abs=0.01)
 
 
@@ -174,7 +183,7 @@ def test_at_most_five_ranked_by_improvement():
         errors={("generate_image", "imagen", "safety_block"): 20.0,
                 ("generate_image", "imagen", "rate_limit"): 10.0,
                 ("generate_image", "imagen", "timeout"): 10.0},
-        retries={"generate_image": 50.0},
+        retries={"generate_image": 45.0},
         slow={"export_timeline": 10.0},
         slowness_avg={"export_timeline": 3.0},
     )  # fmt: skip
@@ -184,7 +193,7 @@ def test_at_most_five_ranked_by_improvement():
     improvements = [s.improvement_pct for s in suggestions]
     assert improvements == sorted(improvements, reverse=True)
     assert all(i > 10 for i in improvements)
-    # safety 20/40 failures, retries 50/120 operations, upscaling $2/$5, Imagen -> nano-banana
+    # safety 20/40 failures, retries 45/100 generation attempts, upscaling $2/$5, Imagen -> nano-banana
     # $1.71/$5, slow exports 1333 s/4100 s; rate limits and timeouts (10/40 each) drop out.
     assert [s.rule for s in suggestions] == [
         "safety_block_model", "retries", "upscaling_cost", "cheaper_model", "slow_operations"

@@ -6,12 +6,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from otel_perf.monitoring import durations
 from otel_perf.report import promql
 from otel_perf.report.formatting import saving, seconds, text_table, usd
 from otel_perf.report.model import ProjectRow
 from otel_perf.report.projects import parse_sort, sort_rows
 from otel_perf.report.timerange import (
-    parse_duration,
+    duration_seconds,
     parse_time,
     resolve_range,
     retention_seconds,
@@ -23,16 +24,17 @@ NOW = 1_800_000_000.0
 @pytest.mark.parametrize(
     ("text", "seconds_"), [("7d", 604800), ("30d", 2592000), ("1h30m", 5400), ("90s", 90)]
 )
-def test_parse_duration(text, seconds_):
-    """Prometheus-style durations, compound ones included."""
-    assert parse_duration(text) == seconds_
+def test_duration_seconds(text, seconds_):
+    """Prometheus durations, compound ones included, read by the one parser (monitoring's)."""
+    assert duration_seconds(text) == seconds_ == durations.seconds(text)
+    assert resolve_range(text, now=NOW).seconds == seconds_
 
 
-@pytest.mark.parametrize("bad", ["", "7", "7days", "d7", "1h 30m"])
-def test_parse_duration_rejects_garbage(bad):
+@pytest.mark.parametrize("bad", ["", "7", "7days", "d7", "1h 30m", "1.5h"])
+def test_duration_seconds_rejects_garbage(bad):
     """Anything else is a ValueError naming the value."""
-    with pytest.raises(ValueError, match="not a duration"):
-        parse_duration(bad)
+    with pytest.raises(ValueError, match="not a Prometheus duration"):
+        duration_seconds(bad)
 
 
 def test_parse_time_forms():
@@ -111,7 +113,7 @@ def test_formatting():
 
 def test_projection_continues_the_observed_rate_to_the_window_end():
     """$10 over the first day of a 30-day window projects to $300, over a $100 budget."""
-    from otel_perf.report.collect import Extent
+    from otel_perf.report.rawdata import Extent
     from otel_perf.report.sections import projection
 
     start = NOW - 86400

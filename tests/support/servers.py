@@ -83,7 +83,8 @@ class Prometheus(_Process):
     """``prometheus`` serving on a free port with the given config file."""
 
     def __init__(self, config: Path, workdir: Path, *, binary: str = "prometheus",
-                 extra: Sequence[str] = (), admin_api: bool = True) -> None:  # fmt: skip
+                 extra: Sequence[str] = (), admin_api: bool = True,
+                 exemplars: bool = True) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         data = workdir / "prometheus-data"
@@ -92,7 +93,8 @@ class Prometheus(_Process):
             [binary, f"--config.file={config}", f"--storage.tsdb.path={data}",
              f"--web.listen-address=127.0.0.1:{self.port}",
              *(["--web.enable-admin-api"] if admin_api else []),
-             "--web.enable-lifecycle", "--enable-feature=exemplar-storage", *extra],
+             "--web.enable-lifecycle",
+             *(["--enable-feature=exemplar-storage"] if exemplars else []), *extra],
             workdir / "prometheus.log",
         )  # fmt: skip
         try:

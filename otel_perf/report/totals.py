@@ -1,0 +1,111 @@
+"""Step 3 of the pass: window totals from reads at a few instants. Per target, each
+series' last value at the range end, at the range start and just before each restart
+(one process lifetime each); the window total is the sum of (last - first) over lifetimes,
+exact. A target without known lifetimes is scanned instead (``increase_exact``)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Final
+
+from otel_perf.monitoring.promql import increase_exact
+from otel_perf.report.grid import SHORT_LOOK, Grid, dur, ms, scrubbed
+from otel_perf.report.prometheus import Sample
+from otel_perf.report.rawdata import FIELD, TARGET, TERM, WINDOW_QUERIES, Read, TargetInfo
+
+#: How far before the range a scanned series' baseline value is looked for.
+SCAN_BASELINE: Final = "1d"
+
+
+def _reads(g: Grid, targets: list[TargetInfo]) -> list[Read]:
+    """Every read the totals need: ``end``/``start`` reads, ``rN`` restart reads and
+    ``scan`` (fallback) totals, per target."""
+    reads: list[Read] = []
+    for i, t in enumerate(targets):
+        if not t.exact:  # a scan of the whole range, evaluated at its end
+            reads.append(Read(f"scan{i}", t, g.window.end, 0))
+            continue
+        # A grid point "saw" a series within one look-back window before it. Every
+        # read stays inside one process lifetime: never back past the restart before
+        # it, so a series the next process never re-created is not read twice.
+        bounds = [g.window.start, *t.restarts]
+        look = g.window.end - min(t.last_seen, g.window.end) + g.look
+        if g.up_at_end(t):  # scraped until the end: its last sample is recent
+            look = min(look, max(SHORT_LOOK, 10 * g.interval))
+        if t.restarts:
+            look = min(look, g.window.end - t.restarts[-1])
+        reads.append(Read(f"end{i}", t, g.window.end, ms(look)))
+        if t.alive_at_start:
+            base = g.look
+            if t.scraped_at_start:  # scraped just before the start: a short read
+                base = min(base, max(SHORT_LOOK, 10 * g.interval))
+            if t.start_time_at_start is not None and t.start_time_at_start < g.window.start:
+                base = min(base, g.window.start - t.start_time_at_start)
+            reads.append(Read(f"start{i}", t, g.window.start, ms(base)))
+        for j, r in enumerate(t.restarts):
+            before = g.look * 2
+            if r in t.last_scrape_before:  # read back just to the old process's last scrape
+                before = r - 0.001 - t.last_scrape_before[r] + 0.002
+            if j > 0:
+                before = min(before, r - bounds[j])
+            # just before the new process: a scrape at its very start time is its own
+            reads.append(Read(f"r{i}_{j}", t, r - 0.001, ms(before)))
+    return reads
+
+
+def read_groups(g: Grid, targets: list[TargetInfo]) -> list[list[Read]]:
+    """The reads, one group per instant and look-back (a scan alone): each group is
+    one query holding every metric. Prometheus looks a query's series up in every
+    block its whole time span touches, so reads at different instants in one query
+    would each pay for all the blocks between them."""
+    groups: dict[tuple[float, int], list[Read]] = defaultdict(list)
+    for n, read in enumerate(_reads(g, targets)):
+        groups[(read.at, read.ms) if read.ms else (read.at, -n)].append(read)
+    return list(groups.values())
+
+
+def read_all(g: Grid, reads: list[Read]) -> list[Sample]:
+    """Every window query's ``reads`` (all at one instant) in one query."""
+    parts = []
+    for name, metric, labels in WINDOW_QUERIES:
+        by = ", ".join((*labels, *TARGET))
+        for read in reads:
+            sel = g.sel(metric, extra=read.target.matchers())
+            if read.ms:
+                e = f"last_over_time({sel}[{read.ms}ms] @ {read.at:.3f})"
+            else:
+                e = increase_exact(sel, dur(g.window.seconds), lookback=SCAN_BASELINE)
+            parts.append(
+                f'label_replace(label_replace(sum by ({by}) ({e}), "{TERM}", "{read.tag}", '
+                f'"", ""), "{FIELD}", "{name}", "", "")'
+            )
+    at = max(r.at for r in reads) if all(r.ms for r in reads) else g.window.end
+    return [scrubbed(s) for s in g.client.query(" or ".join(parts), at=at)]
+
+
+def by_field(answers: list[list[Sample]]) -> dict[str, list[Sample]]:
+    """The read rows of every group, split by window query (``WINDOW_QUERIES`` field)."""
+    out: dict[str, list[Sample]] = {f: [] for f, _, _ in WINDOW_QUERIES}
+    for rows in answers:
+        for row in rows:
+            labels = dict(row.labels)
+            name = labels.pop(FIELD, "")
+            if name in out:
+                out[name].append(Sample(labels, row.value))
+    return out
+
+
+def window_totals(rows: list[Sample], targets: list[TargetInfo]) -> list[Sample]:
+    """Sum the tagged reads into window totals: end - start + restart reads + scans."""
+    totals: dict[tuple[tuple[str, str], ...], float] = defaultdict(float)
+    for s in rows:
+        tag = s.labels.get(TERM, "")
+        sign = -1.0 if tag.startswith("start") else 1.0
+        key = tuple(sorted((k, v) for k, v in s.labels.items() if k != TERM))
+        totals[key] += sign * s.value
+    return [
+        Sample(dict(key), value)
+        for key, value in totals.items()
+        if math.isfinite(value) and abs(value) > 1e-12
+    ]

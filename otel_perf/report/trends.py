@@ -1,0 +1,236 @@
+"""Step 4 of the pass: the activity edges (first and last new generation, to a second)
+and the trends (errors and operations per bin, export history) from the counter grid."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Final
+
+from otel_perf.report import promql
+from otel_perf.report.facts import NON_GENERATION_PATTERN, kind_of
+from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, scrubbed_series
+from otel_perf.report.prometheus import Sample, Series
+from otel_perf.report.rawdata import (
+    DUR_COUNT,
+    EXPORT_OPERATION,
+    TERM,
+    Extent,
+    RawData,
+    TargetInfo,
+)
+from otel_perf.report.targets import REFINE_POINTS
+
+ZOOM: Final = 4  # trends use their own grid when activity spans under a quarter of the range
+
+
+def activity_extent(
+    g: Grid, grid: list[Series], targets: list[TargetInfo], generations: bool
+) -> Extent | None:
+    """First and last new generation (``generations``) or operation of any kind in the
+    range, to a second; ``None`` when nothing happened."""
+    series = [
+        s for s in grid if not generations or kind_of(s.labels.get("operation", "")) == "generation"
+    ]
+    bins = active_bins(series, g.times)
+    if not bins:
+        return None
+    only = (f"operation!~{promql.quote(NON_GENERATION_PATTERN)}",) if generations else ()
+    sel = g.sel(DUR_COUNT, extra=only)
+    # {w}: each refinement step puts its own bin width here
+    expr = "sum by (job, instance, operation, status) (last_over_time(" + sel + "[{w}]))"
+    first = _refine_edge(g, expr, g.times[bins[0] - 1], g.times[bins[0]], first=True)
+    last = _refine_edge(g, expr, g.times[bins[-1] - 1], g.times[bins[-1]], first=False)
+    return Extent(first, max(first, last))
+
+
+def _refine_edge(g: Grid, expr: str, lo: float, hi: float, *, first: bool) -> float:
+    """The scrape time, to a second, of the first (last) increase in ``(lo, hi]``."""
+    while hi - lo > 1.0:
+        step = max(math.ceil((hi - lo) / REFINE_POINTS), 1)
+        times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
+        windowed = expr.replace("[{w}]", f"[{min(step, int(SHORT_LOOK))}s]")
+        result = g.client.query_range(windowed, lo, times[-1] + step / 2, step)
+        bins = active_bins(result, times)
+        if not bins:
+            return hi
+        i = bins[0] if first else bins[-1]
+        lo, hi = times[i - 1], times[i]
+        if step <= 1:
+            break
+    return hi
+
+
+def zoom(g: Grid, extent: Extent, grid_q: str, export_q: str) -> tuple[list[Series], list[Series]]:
+    """Activity fills a small part of the range: the trends use a grid over the
+    activity instead (one bin before it, so its first increase has a baseline)."""
+    span = max(extent.seconds, g.interval, 1.0)
+    rough = span / (GRID_BINS - 1)
+    # the baseline instant's look-back window (one bin, at least a second) must end
+    # before the first changed scrape, which lies within a second of extent.start
+    pad = max(rough, 1.0) + 1.0
+    origin = round(max(extent.start - pad, g.window.start), 3)
+    step = max(round((extent.end - origin) / GRID_BINS, 3), 0.001)
+    g.step = step
+    g.times = [round(origin + i * step, 3) for i in range(GRID_BINS + 1)]
+    w_old, w_new = f"[{dur(g.grid_look)}]", f"[{dur(min(max(step, 1.0), SHORT_LOOK))}]"
+    # the windows only need to cover one bin; at least a second (Prometheus's resolution)
+    grid_z, export_z = grid_q.replace(w_old, w_new), export_q.replace(w_old, w_new)
+    grid, exports = g.client.run_all(
+        [lambda: g.range_query(grid_z), lambda: g.range_query(export_z)]
+    )
+    return [scrubbed_series(s) for s in grid], exports
+
+
+def fill_trends(
+    g: Grid,
+    data: RawData,
+    grid: list[Series],
+    exports: list[Series],
+    term_rows: dict[str, list[Sample]],
+    targets: list[TargetInfo],
+) -> None:
+    """Errors, operations and timeline exports per bin into ``data``, across restarts."""
+    data.trend_step = g.step
+    data.trend_times = g.times[1:]
+    by = ("operation", "status")
+    restarts = _restart_values(term_rows["duration_count"], targets, by)
+    sums = _restart_values(term_rows["duration_sum"], targets, by)
+    # the grid starts at the range start unless zoomed: the start reads are its baseline
+    unzoomed = abs(g.times[0] - round(g.window.start, 3)) < 1e-3
+    first_n = _read_values(term_rows["duration_count"], targets, by, "start")
+    first_s = _read_values(term_rows["duration_sum"], targets, by, "start")
+    last_n = _read_values(term_rows["duration_count"], targets, by, "end")
+    last_s = _read_values(term_rows["duration_sum"], targets, by, "end")
+    index = {t.key: t for t in targets}
+    errors = [0.0] * GRID_BINS
+    ops = [0.0] * GRID_BINS
+    export_n = [0.0] * GRID_BINS
+    export_s = [0.0] * GRID_BINS
+    # every (target, group) the grid or the reads saw: a worker that lived between two
+    # instants is only in the reads
+    counts: dict[tuple[tuple[str, str], tuple[str, ...]], list[tuple[float, float]]] = {
+        k: [] for k in (*restarts, *last_n)
+    }
+    for s in grid:
+        key = (s.labels.get("job", ""), s.labels.get("instance", ""))
+        counts[(key, (s.labels.get("operation", ""), s.labels.get("status", "")))] = s.points
+    export: tuple[str, ...] = (EXPORT_OPERATION, "success")
+    seconds: dict[tuple[tuple[str, str], tuple[str, ...]], list[tuple[float, float]]] = {
+        k: [] for k in (*sums, *last_s) if k[1] == export
+    }
+    for s in exports:
+        seconds[((s.labels.get("job", ""), s.labels.get("instance", "")), export)] = s.points
+    for (key, group), points in counts.items():
+        inc = bin_increases(
+            points, g.times, index.get(key), restarts.get((key, group), {}),
+            first_n.get((key, group)) if unzoomed else None, last_n.get((key, group)),
+        )  # fmt: skip
+        for i, v in enumerate(inc):
+            ops[i] += v
+            if group[1] == "error":
+                errors[i] += v
+            if group == export:
+                export_n[i] += v
+    for (key, group), points in seconds.items():
+        inc = bin_increases(
+            points, g.times, index.get(key), sums.get((key, group), {}),
+            first_s.get((key, group)) if unzoomed else None, last_s.get((key, group)),
+        )  # fmt: skip
+        for i, v in enumerate(inc):
+            export_s[i] += v
+    data.error_trend, data.operation_trend = errors, ops
+    data.export_count_trend, data.export_sum_trend = export_n, export_s
+
+
+def active_bins(series: list[Series], times: list[float]) -> list[int]:
+    """Indexes ``i`` (1..n) of bins ``(times[i-1], times[i]]`` in which a counter grew."""
+    active: set[int] = set()
+    for s in series:
+        points = dict((round(t, 3), v) for t, v in s.points)
+        prev: float | None = None
+        for i, at in enumerate(times):
+            v = points.get(round(at, 3))
+            if v is None or v != v:
+                continue
+            if i > 0 and ((prev is None and v > 0) or (prev is not None and v != prev)):
+                active.add(i)
+            prev = v
+    return sorted(active)
+
+
+def bin_increases(
+    points: list[tuple[float, float]],
+    times: list[float],
+    target: TargetInfo | None,
+    restart_values: dict[float, float],
+    baseline: float | None = None,
+    final: float | None = None,
+) -> list[float]:
+    """Per bin, how much a per-target sum grew, across the restarts of its target.
+
+    ``baseline`` is its value at ``times[0]`` and ``final`` its last value in the range
+    (the totals' start and end reads): a grid instant without a recent scrape has no
+    value, so growth before a target stopped would otherwise be missed (it is put in the
+    bin of the target's last scrape)."""
+    values = {round(t, 3): v for t, v in points}
+    out = [0.0] * (len(times) - 1)
+    restarts = sorted(target.restarts) if target is not None and target.exact else []
+    prev = values.get(round(times[0], 3))
+    prev = None if prev is None or prev != prev else prev
+    if prev is None:
+        prev = baseline
+    for i in range(1, len(times)):
+        v = values.get(round(times[i], 3))
+        inside = [r for r in restarts if times[i - 1] < r <= times[i]]
+        if v is None or v != v:
+            if inside:  # restarted, not yet scraped at the bin end
+                out[i - 1] += sum(restart_values.get(r, 0.0) for r in inside) - (prev or 0.0)
+                prev = 0.0
+            continue
+        if inside:
+            grown = sum(restart_values.get(r, 0.0) for r in inside) - (prev or 0.0) + v
+        elif prev is None:
+            grown = v  # born inside the bin
+        elif v >= prev:
+            grown = v - prev
+        else:  # dropped without a known restart: count from zero (an estimate)
+            grown = v
+        out[i - 1] += max(grown, 0.0)
+        prev = v
+    missed = 0.0 if final is None else final - (prev or 0.0)
+    if target is not None and out and missed > 1e-9 * max(1.0, abs(final or 0.0)):
+        seen = min(max(target.last_seen, times[1]), times[-1])
+        out[next(i for i in range(1, len(times)) if times[i] >= seen - 1e-3) - 1] += missed
+    return out
+
+
+def _read_values(
+    rows: list[Sample], targets: list[TargetInfo], labels: tuple[str, ...], term: str
+) -> dict[tuple[tuple[str, str], tuple[str, ...]], float]:
+    """Per target and label group, the sum of its ``term`` reads (``start``, ``end``)."""
+    tags = {f"{term}{i}": t.key for i, t in enumerate(targets)}
+    out: dict[tuple[tuple[str, str], tuple[str, ...]], float] = defaultdict(float)
+    for s in rows:
+        key = tags.get(s.labels.get(TERM, ""))
+        if key is not None:
+            out[(key, tuple(s.labels.get(k, "") for k in labels))] += s.value
+    return out
+
+
+def _restart_values(
+    rows: list[Sample], targets: list[TargetInfo], labels: tuple[str, ...]
+) -> dict[tuple[tuple[str, str], tuple[str, ...]], dict[float, float]]:
+    """Per target and label group, the last value before each restart."""
+    out: dict[tuple[tuple[str, str], tuple[str, ...]], dict[float, float]] = defaultdict(
+        lambda: defaultdict(float)
+    )
+    tags = {
+        f"r{i}_{j}": (t.key, r) for i, t in enumerate(targets) for j, r in enumerate(t.restarts)
+    }
+    for s in rows:
+        found = tags.get(s.labels.get(TERM, ""))
+        if found is not None:
+            key, r = found
+            out[(key, tuple(s.labels.get(k, "") for k in labels))][r] += s.value
+    return out
