@@ -21,10 +21,9 @@ The modules, in the order a call meets them:
 - ``handle``: ``OperationHandle``, what the tracked code records;
 - ``outcome``: how the span ends (error type, status, failure events);
 - ``arguments``: checking what users pass; ``routes``: ``route_template``;
-- ``deadline``: ``otel_perf.deadline``; ``runtime``: the tracer and settings bound.
+- ``timeouts``: ``otel_perf.deadline``; ``runtime``: the tracer and settings bound.
 """
 
-from otel_perf.tracking.deadline import deadline
 from otel_perf.tracking.handle import OperationHandle
 from otel_perf.tracking.routes import route_template
 from otel_perf.tracking.runtime import (
@@ -34,6 +33,7 @@ from otel_perf.tracking.runtime import (
     current_operation,
     unbind,
 )
+from otel_perf.tracking.timeouts import deadline
 from otel_perf.tracking.track import track_api_call, track_generation, track_render
 from otel_perf.tracking.tracker import MAX_NESTING, Tracker
 

@@ -21,7 +21,7 @@ from opentelemetry.trace import Status, StatusCode
 from otel_perf import attributes as A
 from otel_perf.classify import classify_error, classify_status
 from otel_perf.redact import scrub
-from otel_perf.tracking.deadline import deadline_expired
+from otel_perf.tracking.timeouts import deadline_expired
 
 if TYPE_CHECKING:
     from otel_perf.tracking.handle import OperationHandle
