@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Final
 
@@ -264,17 +265,7 @@ def alerting_rules(config: MonitoringConfig) -> tuple[RuleGroup, ...]:
     """Every alert, grouped as the rule files are."""
     a = config.alerts
 
-    def alert(
-        name: str,
-        group: str,
-        expr: str,
-        for_: str,
-        severity: str,
-        summary: str,
-        description: str,
-        **labels: str,
-    ) -> AlertRule:
-        return _alert(config, name, group, expr, for_, severity, summary, description, **labels)
+    alert = partial(_alert, config)
 
     def error_ratio(by: tuple[str, ...], window: str, minimum: int) -> str:
         failed = window_total(_COUNT, window, by, status=Eq("error"))
