@@ -6,10 +6,45 @@
 ['alertmanager/alertmanager.yml', 'collector-config/otelcol.yaml']
 """
 
-from otel_perf.monitoring.definition import MonitoringConfig
-from otel_perf.monitoring.definition_file import config_from_mapping, load_config
-from otel_perf.monitoring.render import drift, render_all, write_files
-from otel_perf.monitoring.rules import AlertRule, RecordingRule, all_alerts
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from otel_perf.monitoring.definition import MonitoringConfig
+    from otel_perf.monitoring.definition_file import config_from_mapping, load_config
+    from otel_perf.monitoring.render import drift, render_all, write_files
+    from otel_perf.monitoring.rules import AlertRule, RecordingRule, all_alerts
+
+#: Public name -> the module that owns it. Imported on first use (PEP 562), so the
+#: report, which needs only ``monitoring.promql`` and the record names, does not load
+#: the renderers.
+_LAZY: dict[str, str] = {
+    "AlertRule": "otel_perf.monitoring.rules",
+    "MonitoringConfig": "otel_perf.monitoring.definition",
+    "RecordingRule": "otel_perf.monitoring.rules",
+    "all_alerts": "otel_perf.monitoring.rules",
+    "config_from_mapping": "otel_perf.monitoring.definition_file",
+    "drift": "otel_perf.monitoring.render",
+    "load_config": "otel_perf.monitoring.definition_file",
+    "render_all": "otel_perf.monitoring.render",
+    "write_files": "otel_perf.monitoring.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_perf.monitoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AlertRule",

@@ -33,7 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from otel_perf.report.grid import SHORT_LOOK, Grid, dur, scrubbed_series, tagged
+from otel_perf.report.counters import counter_grid
+from otel_perf.report.grid import SHORT_LOOK, Grid, dur, tagged
 from otel_perf.report.prometheus import PrometheusClient, Series
 from otel_perf.report.rawdata import (
     DUR_COUNT,
@@ -75,8 +76,13 @@ def collect(
     # put back from the start and end reads of the totals (trends.bin_increases).
     short = dur(g.grid_look)
     grid_q = f"sum by ({by}) (last_over_time({g.sel(DUR_COUNT)}[{short}]))"
-    export_sel = g.sel(DUR_SUM, {"operation": EXPORT_OPERATION, "status": "success"})
-    export_q = f"sum by (job, instance) (last_over_time({export_sel}[{short}]))"
+    # timeline exports: their count and seconds on one grid, so each bin's mean is of
+    # the same exports (the counter grid's bins may be cut at record evaluations)
+    export = {"operation": EXPORT_OPERATION, "status": "success"}
+    export_q = tagged(
+        *((term, f"sum by (job, instance) (last_over_time({g.sel(m, export)}[{short}]))")
+          for term, m in (("count", DUR_COUNT), ("sum", DUR_SUM)))
+    )  # fmt: skip
     pst = f"{PROCESS_START}{{{','.join(g.target_scope())}}}"
     up = f"up{{{','.join(g.target_scope())}}}"
     process_q = tagged(
@@ -96,11 +102,10 @@ def collect(
     ups: list[Series]
     intervals: dict[tuple[str, str], float]
     grid, exports, process, ups, intervals = client.run_all(
-        [lambda: g.range_query(grid_q), lambda: g.range_query(export_q),
+        [partial(counter_grid, g), lambda: g.range_query(export_q),
          lambda: g.range_query(process_q), lambda: g.range_query(up_q),
          partial(configured_intervals, g)]
     )  # fmt: skip
-    grid = [scrubbed_series(s) for s in grid]
     targets = find_targets(g, grid, process, ups)
     configured = [intervals[t.key] for t in targets if t.key in intervals]
     if configured:
@@ -114,15 +119,14 @@ def collect(
         )
     client.run_all([partial(read_last_scrapes, g, t) for t in targets if t.restarts])
     groups = read_groups(g, targets)
-    results = client.run_all(
-        [*(partial(read_all, g, group) for group in groups),
+    # the activity edges first: each is a chain of short queries, the reads are not
+    gen_extent, extent, found, *answers = client.run_all(
+        [lambda: activity_extent(g, grid, targets, True),
+         lambda: activity_extent(g, grid, targets, False),
          lambda: fetch_exemplars(g, exemplars),
-         lambda: activity_extent(g, grid, targets, True),
-         lambda: activity_extent(g, grid, targets, False)]
+         *(partial(read_all, g, group) for group in groups)]
     )  # fmt: skip
-    n = len(groups)
-    term_rows = by_field(results[:n])
-    found, gen_extent, extent = results[n], results[n + 1], results[n + 2]
+    term_rows = by_field(answers)
     data = RawData(
         window,
         project,

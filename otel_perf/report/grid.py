@@ -48,6 +48,10 @@ class Grid:
         self.interval = 0.0  # the scrape interval, estimated from `up`
         self.look = float(max(math.ceil(self.step), 1))  # one bin: process and `up` grids
         self.grid_look = min(self.look, SHORT_LOOK)  # the counter grids' look-back
+        # The counter grid's bin edges: ``times``, with inner instants moved back onto the
+        # record evaluations they were read from (``counters.counter_grid``).
+        self.cuts = list(self.times)
+        self.recorded_instants = 0  # inner instants read from the report's records
 
     def sel(
         self, metric: str, matchers: dict[str, str] | None = None, extra: Sequence[str] = ()
@@ -69,7 +73,7 @@ class Grid:
     def target_scope(self) -> tuple[str, ...]:
         """The ``--selector`` matchers on target labels (process metrics and ``up`` carry
         no otel-perf labels)."""
-        return tuple(m for m in self.scope if _matcher_label(m) not in _OTEL_PERF_LABELS)
+        return tuple(m for m in self.scope if promql.matcher_label(m) not in _OTEL_PERF_LABELS)
 
     def describe_scope(self) -> str:
         """`` for project 'x' and selector {...}`` (empty without a scope), for messages."""
@@ -123,10 +127,3 @@ def scrubbed(s: Sample) -> Sample:
 def scrubbed_series(s: Series) -> Series:
     """The series with its label values scrubbed of secrets."""
     return Series({k: scrub_value(v) for k, v in s.labels.items()}, s.points)
-
-
-def _matcher_label(matcher: str) -> str:
-    for i, ch in enumerate(matcher):
-        if ch in "=!":
-            return matcher[:i].strip()
-    return matcher

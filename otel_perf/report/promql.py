@@ -15,7 +15,7 @@ from typing import Final
 from otel_perf.monitoring.promql import Eq, labels_of, quote
 from otel_perf.monitoring.promql import selector as contract_selector
 
-__all__ = ["has_project_label", "parse_selector", "quote", "selector"]
+__all__ = ["has_project_label", "matcher_label", "parse_selector", "quote", "selector"]
 
 
 def has_project_label(metric: str) -> bool:
@@ -79,3 +79,15 @@ def selector(
         return built
     parts = [p for p in (built[len(metric) + 1 : -1], *scope) if p]
     return f"{metric}{{{', '.join(parts)}}}"
+
+
+def matcher_label(matcher: str) -> str:
+    """The label a matcher string (from :func:`parse_selector`) matches on.
+
+    >>> matcher_label('env=~"prod|staging"')
+    'env'
+    """
+    for i, ch in enumerate(matcher):
+        if ch in "=!":
+            return matcher[:i].strip()
+    return matcher

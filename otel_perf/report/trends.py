@@ -7,9 +7,11 @@ import math
 from collections import defaultdict
 from typing import Final
 
+from otel_perf.monitoring.rules import REPORT_EVALUATED
 from otel_perf.report import promql
+from otel_perf.report.counters import record_selector
 from otel_perf.report.facts import NON_GENERATION_PATTERN, kind_of
-from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, scrubbed_series
+from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, ms, scrubbed_series
 from otel_perf.report.prometheus import Sample, Series
 from otel_perf.report.rawdata import (
     DUR_COUNT,
@@ -32,33 +34,97 @@ def activity_extent(
     series = [
         s for s in grid if not generations or kind_of(s.labels.get("operation", "")) == "generation"
     ]
-    bins = active_bins(series, g.times)
+    bins = active_bins(series, g.cuts)
     if not bins:
         return None
     only = (f"operation!~{promql.quote(NON_GENERATION_PATTERN)}",) if generations else ()
     sel = g.sel(DUR_COUNT, extra=only)
     # {w}: each refinement step puts its own bin width here
     expr = "sum by (job, instance, operation, status) (last_over_time(" + sel + "[{w}]))"
-    first = _refine_edge(g, expr, g.times[bins[0] - 1], g.times[bins[0]], first=True)
-    last = _refine_edge(g, expr, g.times[bins[-1] - 1], g.times[bins[-1]], first=False)
+    recorded = None
+    if g.recorded_instants:
+        recorded = (
+            "sum by (job, instance, operation, status) (last_over_time("
+            + record_selector(g, only)
+            + "[{w}])) or last_over_time("
+            + REPORT_EVALUATED
+            + "[{w}])"
+        )
+    first = _refine_edge(g, expr, recorded, g.cuts[bins[0] - 1], g.cuts[bins[0]], first=True)
+    last = _refine_edge(g, expr, recorded, g.cuts[bins[-1] - 1], g.cuts[bins[-1]], first=False)
     return Extent(first, max(first, last))
 
 
-def _refine_edge(g: Grid, expr: str, lo: float, hi: float, *, first: bool) -> float:
-    """The scrape time, to a second, of the first (last) increase in ``(lo, hi]``."""
-    while hi - lo > 1.0:
+def _refine_edge(
+    g: Grid, expr: str, recorded: str | None, lo: float, hi: float, *, first: bool
+) -> float:
+    """The scrape time, to a second, of the first (last) increase in ``(lo, hi]``.
+
+    With the report's records (``recorded``) the first step reads them instead of the
+    raw series: each sub-instant's evaluation timestamp bounds the raw increase to one
+    evaluation interval, which the raw steps then refine. Whatever the records cannot
+    show (growth after the last evaluation, or before ``lo``) is looked for in the raw
+    series, and a search that finds nothing where the records pointed starts again
+    from the raw series over the whole bin."""
+    if recorded is not None:
+        for a, b in _recorded_spans(g, recorded, lo, hi, first=first):
+            edge = _refine_raw(g, expr, a, b, first=first)
+            if edge is not None:
+                return edge
+    edge = _refine_raw(g, expr, lo, hi, first=first)
+    return hi if edge is None else edge
+
+
+def _refine_raw(g: Grid, expr: str, lo: float, hi: float, *, first: bool) -> float | None:
+    """``_refine_edge`` over the raw series; ``None`` when nothing grew in ``(lo, hi]``."""
+    found = None
+    while hi - lo > 1.0 or found is None:
         step = max(math.ceil((hi - lo) / REFINE_POINTS), 1)
         times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
         windowed = expr.replace("[{w}]", f"[{min(step, int(SHORT_LOOK))}s]")
         result = g.client.query_range(windowed, lo, times[-1] + step / 2, step)
         bins = active_bins(result, times)
         if not bins:
-            return hi
+            return found
         i = bins[0] if first else bins[-1]
         lo, hi = times[i - 1], times[i]
+        found = hi
         if step <= 1:
             break
-    return hi
+    return found
+
+
+def _recorded_spans(
+    g: Grid, recorded: str, lo: float, hi: float, *, first: bool
+) -> list[tuple[float, float]]:
+    """Where the raw first (last) increase in ``(lo, hi]`` lies, from one read of the
+    records at ``REFINE_POINTS`` sub-instants, most likely span first; empty when the
+    records do not cover every sub-instant."""
+    step = max(math.ceil((hi - lo) / REFINE_POINTS), 1)
+    times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
+    windowed = recorded.replace("[{w}]", f"[{ms(g.grid_look)}ms]")
+    result = g.client.query_range(windowed, lo, times[-1] + step / 2, step)
+    stamps = [s for s in result if s.labels.get("__name__") == REPORT_EVALUATED]
+    if len(stamps) != 1:  # not recorded here, or by more than one rule group
+        return []
+    marks = {round(t, 3): v for t, v in stamps[0].points}
+    evals = [marks.get(round(t, 3)) for t in times]
+    if any(e is None for e in evals):
+        return []
+    at = [float(e) for e in evals if e is not None]
+    series = [s for s in result if "__name__" not in s.labels]
+    bins = active_bins(series, times)
+    # raw growth after the last evaluation (before hi) is not in any record
+    tail = [(at[-1], hi)] if at[-1] < hi - 1e-3 else []
+    if not bins:
+        return tail
+    i = bins[0] if first else bins[-1]
+    span = [(max(at[i - 1], lo), min(at[i], hi))]
+    spans = span + tail if first else tail + span
+    # on whole seconds, as the raw search over a grid bin is: evaluations are not, and
+    # the second around one holds no other increase (its neighbour bins were quiet)
+    spans = [(max(math.floor(a), lo), min(math.ceil(b), hi)) for a, b in spans]
+    return [(a, b) for a, b in spans if b > a + 1e-3]
 
 
 def zoom(g: Grid, extent: Extent, grid_q: str, export_q: str) -> tuple[list[Series], list[Series]]:
@@ -73,6 +139,7 @@ def zoom(g: Grid, extent: Extent, grid_q: str, export_q: str) -> tuple[list[Seri
     step = max(round((extent.end - origin) / GRID_BINS, 3), 0.001)
     g.step = step
     g.times = [round(origin + i * step, 3) for i in range(GRID_BINS + 1)]
+    g.cuts = list(g.times)  # the zoomed grid reads raw series at its own instants
     w_old, w_new = f"[{dur(g.grid_look)}]", f"[{dur(min(max(step, 1.0), SHORT_LOOK))}]"
     # the windows only need to cover one bin; at least a second (Prometheus's resolution)
     grid_z, export_z = grid_q.replace(w_old, w_new), export_q.replace(w_old, w_new)
@@ -116,29 +183,33 @@ def fill_trends(
         key = (s.labels.get("job", ""), s.labels.get("instance", ""))
         counts[(key, (s.labels.get("operation", ""), s.labels.get("status", "")))] = s.points
     export: tuple[str, ...] = (EXPORT_OPERATION, "success")
-    seconds: dict[tuple[tuple[str, str], tuple[str, ...]], list[tuple[float, float]]] = {
-        k: [] for k in (*sums, *last_s) if k[1] == export
-    }
-    for s in exports:
-        seconds[((s.labels.get("job", ""), s.labels.get("instance", "")), export)] = s.points
     for (key, group), points in counts.items():
         inc = bin_increases(
-            points, g.times, index.get(key), restarts.get((key, group), {}),
+            points, g.cuts, index.get(key), restarts.get((key, group), {}),
             first_n.get((key, group)) if unzoomed else None, last_n.get((key, group)),
         )  # fmt: skip
         for i, v in enumerate(inc):
             ops[i] += v
             if group[1] == "error":
                 errors[i] += v
-            if group == export:
-                export_n[i] += v
-    for (key, group), points in seconds.items():
-        inc = bin_increases(
-            points, g.times, index.get(key), sums.get((key, group), {}),
-            first_s.get((key, group)) if unzoomed else None, last_s.get((key, group)),
-        )  # fmt: skip
-        for i, v in enumerate(inc):
-            export_s[i] += v
+    # the export grid: count and seconds at the nominal instants
+    for term, trend, ends, starts, before in (
+        ("count", export_n, last_n, first_n, restarts),
+        ("sum", export_s, last_s, first_s, sums),
+    ):
+        series: dict[tuple[str, str], list[tuple[float, float]]] = {
+            k: [] for k, group in (*before, *ends) if group == export
+        }
+        for s in exports:
+            if s.labels.get(TERM) == term:
+                series[(s.labels.get("job", ""), s.labels.get("instance", ""))] = s.points
+        for key, points in series.items():
+            inc = bin_increases(
+                points, g.times, index.get(key), before.get((key, export), {}),
+                starts.get((key, export)) if unzoomed else None, ends.get((key, export)),
+            )  # fmt: skip
+            for i, v in enumerate(inc):
+                trend[i] += v
     data.error_trend, data.operation_trend = errors, ops
     data.export_count_trend, data.export_sum_trend = export_n, export_s
 

@@ -49,7 +49,7 @@ def test_rules_pass_promtool_lint():
     assert result.returncode == 0, result.stdout + result.stderr
     # 16 alerts (4 burn-rate pairs) + 29 records (3 hourly, 3 per SLO window, 2 more).
     assert "SUCCESS: 19 rules found" in result.stdout
-    assert "SUCCESS: 29 rules found" in result.stdout
+    assert "SUCCESS: 31 rules found" in result.stdout
 
 
 @pytest.mark.e2e
@@ -64,7 +64,7 @@ def test_prometheus_config_with_its_rules_passes_promtool(tmp_path: Path):
     result = _run(promtool, "check", "config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 19 rules found" in result.stdout
-    assert "SUCCESS: 29 rules found" in result.stdout
+    assert "SUCCESS: 31 rules found" in result.stdout
 
 
 @pytest.mark.e2e

@@ -1,0 +1,115 @@
+"""Step 1's counter grid: per target, the duration counter summed by ``operation`` and
+``status`` at each of the grid's instants, read with one instant query per instant.
+
+Instant queries, not one range query: Prometheus 2.x decodes every stored sample between
+a range query's start and end, whatever its step, so a grid over 90 days costs the whole
+90 days of samples; an instant query decodes only the chunks around its instant. The cost
+is series x instants, whatever the scrape interval or the range.
+
+Where Prometheus has the report's records (``otel-perf-report.rules`` in the generated
+recording rules) the inner instants read them: about a hundred series instead of every
+(model, provider, project) of the counter. An evaluation writes the record and its own
+timestamp together, so the grid knows the instant ``T`` its values are from (the last
+evaluation before the nominal instant) and cuts its bin there: the values are the raw
+counters' at ``T``, exact, with the bin edge moved back by at most one evaluation
+interval. An instant without a recent evaluation, or whose evaluation is not after the
+previous cut, reads the raw counters instead; so do the range's first and last instants
+(the totals' start and end reads tie to them) and every report for one project or with a
+``--selector`` on a label the record sums away.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import partial
+from typing import Final
+
+from otel_perf.monitoring.rules import REPORT_DROPS, REPORT_EVALUATED, REPORT_OPERATIONS
+from otel_perf.report import promql
+from otel_perf.report.grid import Grid, ms, scrubbed_series
+from otel_perf.report.prometheus import Sample, Series
+from otel_perf.report.rawdata import DUR_COUNT
+
+GRID_BY: Final = ("job", "instance", "operation", "status")
+
+
+def records_apply(g: Grid) -> bool:
+    """The report's records hold this report's scope: no project, no matcher on a label
+    the record sums away."""
+    if g.project is not None:
+        return False
+    return not any(promql.matcher_label(m) in REPORT_DROPS for m in g.scope)
+
+
+def record_selector(g: Grid, extra: Sequence[str] = ()) -> str:
+    """The report's record in the report's scope, plus ``extra`` matchers."""
+    matchers = (*g.scope, *extra)
+    return REPORT_OPERATIONS + ("{" + ", ".join(matchers) + "}" if matchers else "")
+
+
+def counter_grid(g: Grid) -> list[Series]:
+    """The grid's series, one per (target, operation, status), with a point at each cut
+    (``g.cuts``: ``g.times`` with the inner instants moved onto record evaluations)."""
+    look = ms(g.grid_look)
+    by = ", ".join(GRID_BY)
+    times = g.times
+
+    def raw(at: float) -> tuple[float, list[Sample]]:
+        expr = f"sum by ({by}) (last_over_time({g.sel(DUR_COUNT)}[{look}ms] @ {at:.3f}))"
+        return at, g.client.query(expr, at=at)
+
+    def recorded(at: float) -> tuple[float | None, list[Sample]]:
+        sel = record_selector(g)
+        expr = (
+            f"sum by ({by}) (last_over_time({sel}[{look}ms] @ {at:.3f}))"
+            f" or last_over_time({REPORT_EVALUATED}[{look}ms] @ {at:.3f})"
+        )
+        rows = g.client.query(expr, at=at)
+        stamps = {r.value for r in rows if r.labels.get("__name__") == REPORT_EVALUATED}
+        grid_rows = [r for r in rows if "__name__" not in r.labels]
+        # one evaluation, at or before the instant, to the millisecond Prometheus keeps
+        when = round(stamps.pop(), 3) if len(stamps) == 1 else None
+        return (when if when is not None and when <= at + 1e-3 else None), grid_rows
+
+    inner = times[1:-1]
+    calls = [partial(raw, times[0]), partial(raw, times[-1])]
+    if inner and records_apply(g) and _records_in_range(g):
+        answers = g.client.run_all([*calls, *(partial(recorded, at) for at in inner)])
+    else:
+        answers = g.client.run_all([*calls, *(partial(raw, at) for at in inner)])
+    first, last, *middle = answers
+    cuts: list[float] = [times[0]]
+    reads: list[tuple[float, list[Sample]]] = [first]
+    fallback: list[int] = []
+    for i, (when, rows) in enumerate(middle, start=1):
+        if when is None or when <= cuts[-1] + 1e-3:
+            fallback.append(i)
+            cuts.append(times[i])
+            reads.append((times[i], []))
+        else:
+            cuts.append(when)
+            reads.append((when, rows))
+    again = g.client.run_all([partial(raw, times[i]) for i in fallback])
+    for i, answer in zip(fallback, again, strict=True):
+        reads[i] = answer
+    cuts.append(times[-1])
+    reads.append(last)
+    g.cuts = cuts
+    g.recorded_instants = len(inner) - len(fallback) if records_apply(g) else 0
+    points: dict[tuple[str, ...], list[tuple[float, float]]] = defaultdict(list)
+    for at, rows in reads:
+        for row in rows:
+            points[tuple(row.labels.get(k, "") for k in GRID_BY)].append((at, row.value))
+    return [
+        scrubbed_series(Series(dict(zip(GRID_BY, key, strict=True)), p))
+        for key, p in points.items()
+    ]
+
+
+def _records_in_range(g: Grid) -> bool:
+    """The report's rules were evaluated at some time in the range (one cheap read of
+    the evaluation timestamps; without them every instant reads raw series at once)."""
+    span = ms(g.times[-1] - g.times[0] + g.grid_look)
+    expr = f"max_over_time({REPORT_EVALUATED}[{span}ms] @ {g.times[-1]:.3f})"
+    return bool(g.client.query(expr, at=g.times[-1]))
