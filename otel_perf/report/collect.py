@@ -48,7 +48,14 @@ from otel_perf.report.rawdata import (
 from otel_perf.report.recent import fetch_exemplars, recent_errors
 from otel_perf.report.targets import configured_intervals, find_targets, read_last_scrapes
 from otel_perf.report.timerange import TimeRange, iso
-from otel_perf.report.totals import by_field, read_all, read_groups, window_totals
+from otel_perf.report.totals import (
+    Early,
+    by_field,
+    early_read,
+    read_all,
+    read_groups,
+    window_totals,
+)
 from otel_perf.report.trends import ZOOM, activity_extent, fill_trends, zoom
 
 __all__ = ["NoDataError", "RawData", "collect"]
@@ -101,11 +108,16 @@ def collect(
     process: list[Series]
     ups: list[Series]
     intervals: dict[tuple[str, str], float]
-    grid, exports, process, ups, intervals = client.run_all(
-        [partial(counter_grid, g), lambda: g.range_query(export_q),
+    early: list[Early]
+    # the range end and start reads go out with the grid (the largest reads, they
+    # overlap its many small ones); reads that need another look-back follow later
+    grid, end_read, start_read, exports, process, ups, intervals = client.run_all(
+        [partial(counter_grid, g), partial(early_read, g, g.window.end),
+         partial(early_read, g, g.window.start), lambda: g.range_query(export_q),
          lambda: g.range_query(process_q), lambda: g.range_query(up_q),
          partial(configured_intervals, g)]
     )  # fmt: skip
+    early = [end_read, start_read]
     targets = find_targets(g, grid, process, ups)
     configured = [intervals[t.key] for t in targets if t.key in intervals]
     if configured:
@@ -124,7 +136,7 @@ def collect(
         [lambda: activity_extent(g, grid, targets, True),
          lambda: activity_extent(g, grid, targets, False),
          lambda: fetch_exemplars(g, exemplars),
-         *(partial(read_all, g, group) for group in groups)]
+         *(partial(read_all, g, group, early) for group in groups)]
     )  # fmt: skip
     term_rows = by_field(answers)
     data = RawData(

@@ -377,7 +377,12 @@ def _field(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:
 def _labels(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise TypeError("labels")
+    if set(map(type, value.values())) <= _STR:  # JSON's own fresh dict: keys are strings
+        return value
     return {str(k): str(v) for k, v in value.items()}
+
+
+_STR: Final = {str}
 
 
 def _fmt_time(unix: float) -> str:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import Final
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 from otel_perf.monitoring.promql import alternatives, increase_exact
 from otel_perf.report import promql
-from otel_perf.report.grid import SHORT_LOOK, Grid, dur, ms, scrubbed
+from otel_perf.report.grid import SHORT_LOOK, Grid, dur, ms, scrub_value, scrubbed
 from otel_perf.report.prometheus import Sample
 from otel_perf.report.rawdata import FIELD, TARGET, TERM, WINDOW_QUERIES, Read, TargetInfo
 
@@ -67,10 +69,35 @@ def read_groups(g: Grid, targets: list[TargetInfo]) -> list[list[Read]]:
     return list(groups.values())
 
 
-def read_all(g: Grid, reads: list[Read]) -> list[Sample]:
-    """Every window query's ``reads`` (all at one instant, or one scan) in one query."""
+@dataclass(frozen=True)
+class Early:
+    """A read of every target at once, sent before the targets are known: a target
+    whose read has the same instant and look-back takes its rows from here."""
+
+    at: float
+    ms: int
+    rows: list[Sample]
+
+
+def early_read(g: Grid, at: float) -> Early:
+    """Every window metric of every target at ``at`` with the look-back most reads use
+    (``SHORT_LOOK``: scraped until then, no restart just before). The range end and
+    start reads are the largest of a report; sent with the grid, they overlap it."""
+    look = ms(SHORT_LOOK)
+    parts = [f"last_over_time({sel}[{look}ms] @ {at:.3f})" for sel in _name_selectors(g)]
+    return Early(at, look, g.client.query(" or ".join(parts), at=at))
+
+
+def read_all(g: Grid, reads: list[Read], early: Sequence[Early] = ()) -> dict[str, list[Sample]]:
+    """Every window query's ``reads`` (all at one instant, or one scan) in one query
+    (or from an ``early`` read of the same instant and look-back): per window field,
+    one row per label set and read (its tag in ``TERM``)."""
     if not all(r.ms for r in reads):
         return _scan_all(g, reads)
+    tags = {read.target.key: read.tag for read in reads}
+    for e in early:
+        if all(abs(r.at - e.at) < 1e-6 and r.ms == e.ms for r in reads):
+            return _sums(e.rows, tags)
     # One selector per target (and per project split) matching every window metric by
     # name: Prometheus looks each series up once. last_over_time keeps ``__name__``;
     # the sums by each metric's labels are taken here (a chain of 28 summed and
@@ -80,29 +107,41 @@ def read_all(g: Grid, reads: list[Read]) -> list[Sample]:
         for read in reads
         for sel in _name_selectors(g, read.target)
     ]
-    tags = {read.target.key: read.tag for read in reads}
-    sums: dict[tuple[tuple[str, str], ...], float] = defaultdict(float)
-    for row in g.client.query(" or ".join(parts), at=reads[0].at):
+    return _sums(g.client.query(" or ".join(parts), at=reads[0].at), tags)
+
+
+def _sums(rows: list[Sample], tags: dict[tuple[str, str], str]) -> dict[str, list[Sample]]:
+    """The rows of the targets in ``tags``, summed by each window field's labels and
+    tagged with their read."""
+    # (field, tag, each kept label's value or None): the row's sum
+    sums: dict[tuple[Any, ...], float] = defaultdict(float)
+    for row in rows:
         labels = row.labels
         known = _BY_METRIC.get(labels.get("__name__", ""))
         tag = tags.get((labels.get("job", ""), labels.get("instance", "")))
-        if known is None or tag is None:
-            continue
-        name, keep = known
-        key = [(FIELD, name), (TERM, tag)]
-        key.extend((k, labels[k]) for k in keep if labels.get(k, ""))
-        sums[tuple(key)] += row.value
-    return [scrubbed(Sample(dict(key), value)) for key, value in sums.items()]
+        if known is not None and tag is not None:
+            key = (known[0], tag, *map(labels.get, known[1]))
+            sums[key] += row.value
+    out: dict[str, list[Sample]] = {name: [] for name, _, _ in WINDOW_QUERIES}
+    for (name, tag, *values), value in sums.items():
+        labels = {TERM: tag}
+        for k, v in zip(_BY_METRIC_KEEP[name], values, strict=True):
+            if v:
+                labels[k] = scrub_value(v)
+        out[name].append(Sample(labels, value))
+    return out
 
 
 #: metric -> (field, labels kept): the sums ``read_all`` takes of the raw series.
 _BY_METRIC: Final = {metric: (name, (*labels, *TARGET)) for name, metric, labels in WINDOW_QUERIES}
+_BY_METRIC_KEEP: Final = {name: keep for name, keep in _BY_METRIC.values()}
 
 
-def _name_selectors(g: Grid, target: TargetInfo) -> list[str]:
-    """Selectors of every window metric of ``target`` in the report's scope: one, or
-    two when ``--project`` applies to the metrics that carry a project label."""
-    scope = (*g.scope, *target.matchers())
+def _name_selectors(g: Grid, target: TargetInfo | None = None) -> list[str]:
+    """Selectors of every window metric of ``target`` (every target: ``None``) in the
+    report's scope: one, or two when ``--project`` applies to the metrics that carry a
+    project label."""
+    scope = (*g.scope, *(target.matchers() if target is not None else ()))
     groups: dict[bool, list[str]] = defaultdict(list)
     for metric in _BY_METRIC:
         groups[g.project is not None and promql.has_project_label(metric)].append(metric)
@@ -116,7 +155,7 @@ def _name_selectors(g: Grid, target: TargetInfo) -> list[str]:
     return out
 
 
-def _scan_all(g: Grid, reads: list[Read]) -> list[Sample]:
+def _scan_all(g: Grid, reads: list[Read]) -> dict[str, list[Sample]]:
     """A target without known lifetimes: reset-aware scans of the whole range."""
     parts = []
     for name, metric, labels in WINDOW_QUERIES:
@@ -128,18 +167,21 @@ def _scan_all(g: Grid, reads: list[Read]) -> list[Sample]:
                 f'label_replace(label_replace(sum by ({by}) ({e}), "{TERM}", "{read.tag}", '
                 f'"", ""), "{FIELD}", "{name}", "", "")'
             )
-    return [scrubbed(s) for s in g.client.query(" or ".join(parts), at=g.window.end)]
+    out: dict[str, list[Sample]] = {name: [] for name, _, _ in WINDOW_QUERIES}
+    for row in g.client.query(" or ".join(parts), at=g.window.end):
+        found = scrubbed(row).labels
+        field = found.pop(FIELD, "")
+        if field in out:
+            out[field].append(Sample(found, row.value))
+    return out
 
 
-def by_field(answers: list[list[Sample]]) -> dict[str, list[Sample]]:
-    """The read rows of every group, split by window query (``WINDOW_QUERIES`` field)."""
+def by_field(answers: list[dict[str, list[Sample]]]) -> dict[str, list[Sample]]:
+    """The read rows of every group, by window query (``WINDOW_QUERIES`` field)."""
     out: dict[str, list[Sample]] = {f: [] for f, _, _ in WINDOW_QUERIES}
     for rows in answers:
-        for row in rows:
-            labels = dict(row.labels)
-            name = labels.pop(FIELD, "")
-            if name in out:
-                out[name].append(Sample(labels, row.value))
+        for name, samples in rows.items():
+            out[name].extend(samples)
     return out
 
 
@@ -151,7 +193,10 @@ def window_totals(rows: list[Sample], targets: list[TargetInfo]) -> list[Sample]
     for s in rows:
         labels = s.labels
         sign = -1.0 if labels.get(TERM, "").startswith("start") else 1.0
-        key = tuple(item for item in labels.items() if item[0] != TERM)
+        items = tuple(labels.items())
+        key = (
+            items[1:] if items and items[0][0] == TERM else tuple(i for i in items if i[0] != TERM)
+        )
         totals[key] += sign * s.value
     return [
         Sample(dict(key), value)

@@ -4,14 +4,17 @@ and the trends (errors and operations per bin, export history) from the counter 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Final
 
+from otel_perf.monitoring.promql import alternatives
 from otel_perf.monitoring.rules import REPORT_EVALUATED
 from otel_perf.report import promql
 from otel_perf.report.counters import record_selector
 from otel_perf.report.facts import NON_GENERATION_PATTERN, kind_of
-from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, ms, scrubbed_series
+from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, ms, scrub_value, scrubbed_series
 from otel_perf.report.prometheus import Sample, Series
 from otel_perf.report.rawdata import (
     DUR_COUNT,
@@ -38,40 +41,53 @@ def activity_extent(
     if not bins:
         return None
     only = (f"operation!~{promql.quote(NON_GENERATION_PATTERN)}",) if generations else ()
-    sel = g.sel(DUR_COUNT, extra=only)
-    # {w}: each refinement step puts its own bin width here
-    expr = "sum by (job, instance, operation, status) (last_over_time(" + sel + "[{w}]))"
+
+    def raw(extra: tuple[str, ...] = ()) -> str:
+        # {w}: each refinement step puts its own bin width here
+        sel = g.sel(DUR_COUNT, extra=(*only, *extra))
+        return f"sum by ({_BY}) (last_over_time({sel}[{{w}}]))"
+
     recorded = None
     if g.recorded_instants:
         recorded = (
-            "sum by (job, instance, operation, status) (last_over_time("
-            + record_selector(g, only)
-            + "[{w}])) or last_over_time("
-            + REPORT_EVALUATED
-            + "[{w}])"
+            f"sum by ({_BY}) (last_over_time({record_selector(g, only)}[{{w}}]))"
+            f" or last_over_time({REPORT_EVALUATED}[{{w}}])"
         )
-    first = _refine_edge(g, expr, recorded, g.cuts[bins[0] - 1], g.cuts[bins[0]], first=True)
-    last = _refine_edge(g, expr, recorded, g.cuts[bins[-1] - 1], g.cuts[bins[-1]], first=False)
-    return Extent(first, max(first, last))
+    edges = [
+        _refine_edge(g, raw, recorded, series, g.cuts[i - 1], g.cuts[i], first=first)
+        for i, first in ((bins[0], True), (bins[-1], False))
+    ]
+    return Extent(edges[0], max(edges))
+
+
+_BY: Final = "job, instance, operation, status"
+_SPLIT: Final = ("job", "instance", "operation", "status")
 
 
 def _refine_edge(
-    g: Grid, expr: str, recorded: str | None, lo: float, hi: float, *, first: bool
+    g: Grid,
+    raw: Callable[[tuple[str, ...]], str],
+    recorded: str | None,
+    grid: list[Series],
+    lo: float,
+    hi: float,
+    *,
+    first: bool,
 ) -> float:
     """The scrape time, to a second, of the first (last) increase in ``(lo, hi]``.
 
     With the report's records (``recorded``) the first step reads them instead of the
-    raw series: each sub-instant's evaluation timestamp bounds the raw increase to one
-    evaluation interval, which the raw steps then refine. Whatever the records cannot
-    show (growth after the last evaluation, or before ``lo``) is looked for in the raw
-    series, and a search that finds nothing where the records pointed starts again
-    from the raw series over the whole bin."""
+    raw series: the evaluation timestamps at each sub-instant bound the raw increase to
+    one sub-bin, and the record series that grew in it name the few raw series to
+    search. Whatever the records cannot show (growth after the last evaluation) is
+    looked for in all raw series, and a search that finds nothing where the records
+    pointed starts again from all raw series over the whole bin."""
     if recorded is not None:
-        for a, b in _recorded_spans(g, recorded, lo, hi, first=first):
-            edge = _refine_raw(g, expr, a, b, first=first)
+        for a, b, extra in _recorded_spans(g, recorded, grid, lo, hi, first=first):
+            edge = _refine_raw(g, raw(extra), a, b, first=first)
             if edge is not None:
                 return edge
-    edge = _refine_raw(g, expr, lo, hi, first=first)
+    edge = _refine_raw(g, raw(()), lo, hi, first=first)
     return hi if edge is None else edge
 
 
@@ -95,36 +111,85 @@ def _refine_raw(g: Grid, expr: str, lo: float, hi: float, *, first: bool) -> flo
 
 
 def _recorded_spans(
-    g: Grid, recorded: str, lo: float, hi: float, *, first: bool
-) -> list[tuple[float, float]]:
-    """Where the raw first (last) increase in ``(lo, hi]`` lies, from one read of the
-    records at ``REFINE_POINTS`` sub-instants, most likely span first; empty when the
-    records do not cover every sub-instant."""
-    step = max(math.ceil((hi - lo) / REFINE_POINTS), 1)
-    times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
-    windowed = recorded.replace("[{w}]", f"[{ms(g.grid_look)}ms]")
-    result = g.client.query_range(windowed, lo, times[-1] + step / 2, step)
-    stamps = [s for s in result if s.labels.get("__name__") == REPORT_EVALUATED]
-    if len(stamps) != 1:  # not recorded here, or by more than one rule group
-        return []
-    marks = {round(t, 3): v for t, v in stamps[0].points}
-    evals = [marks.get(round(t, 3)) for t in times]
-    if any(e is None for e in evals):
-        return []
-    at = [float(e) for e in evals if e is not None]
-    series = [s for s in result if "__name__" not in s.labels]
-    bins = active_bins(series, times)
-    # raw growth after the last evaluation (before hi) is not in any record
-    tail = [(at[-1], hi)] if at[-1] < hi - 1e-3 else []
-    if not bins:
-        return tail
-    i = bins[0] if first else bins[-1]
-    span = [(max(at[i - 1], lo), min(at[i], hi))]
-    spans = span + tail if first else tail + span
+    g: Grid, recorded: str, grid: list[Series], lo: float, hi: float, *, first: bool
+) -> list[tuple[float, float, tuple[str, ...]]]:
+    """Where the raw first (last) increase in ``(lo, hi]`` lies, from reads of the
+    records at ``REFINE_POINTS`` sub-instants (narrowed until a span is one evaluation
+    interval), most likely span first, each with the matchers of the raw series to
+    search; empty when the records do not cover every sub-instant.
+
+    ``lo`` is a cut of the counter ``grid``: its values there are the raw counters' at
+    ``lo`` and stand in for the records' first sub-instant, whose evaluation may lie
+    before ``lo`` (an increase between the two belongs to the bin before)."""
+    at_lo = {
+        tuple(s.labels.get(k, "") for k in _SPLIT): v
+        for s in grid
+        for t, v in s.points
+        if abs(t - lo) < 1e-3
+    }
+    spans: list[tuple[float, float, tuple[str, ...]]] = []
+    a, b = lo, hi
+    extra: tuple[str, ...] = ()
+    while True:
+        step = max(math.ceil((b - a) / REFINE_POINTS), 1)
+        times = [a + i * step for i in range(math.ceil((b - a) / step) + 1)]
+        windowed = recorded.replace("[{w}]", f"[{ms(g.grid_look)}ms]")
+        result = g.client.query_range(windowed, a, times[-1] + step / 2, step)
+        stamps = [s for s in result if s.labels.get("__name__") == REPORT_EVALUATED]
+        if len(stamps) != 1:  # not recorded here, or by more than one rule group
+            break
+        marks = {round(t, 3): v for t, v in stamps[0].points}
+        evals = [marks.get(round(t, 3)) for t in times]
+        if any(e is None for e in evals):
+            break
+        at = [float(e) for e in evals if e is not None]
+        if not spans and at[-1] < b - 1e-3:
+            # raw growth after the last evaluation (before hi) is in no record
+            spans.append((at[-1], b, ()))
+        series = [s for s in result if "__name__" not in s.labels]
+        if abs(a - lo) < 1e-3:  # sub-instants whose evaluation is not after lo
+            before = [t for t, e in zip(times, at, strict=True) if e <= lo + 1e-3]
+            at = [max(e, lo) for e in at]
+            series = [_from(s, before, at_lo) for s in series]
+        bins = active_bins(series, times)
+        if not bins:
+            break
+        i = bins[0] if first else bins[-1]
+        grew = [s for s in series if i in active_bins([s], times)]
+        na, nb = max(at[i - 1], a), min(at[i], b)
+        narrowed = (na, nb) != (a, b)
+        a, b, extra = na, nb, _matching(grew)
+        # sub-instants sharing an evaluation: the span lies between two consecutive
+        # evaluations, as narrow as the records go
+        if not narrowed or len(set(at)) < len(at):
+            break
+    if (a, b) != (lo, hi):
+        spans.insert(0 if first else len(spans), (a, b, extra))
     # on whole seconds, as the raw search over a grid bin is: evaluations are not, and
     # the second around one holds no other increase (its neighbour bins were quiet)
-    spans = [(max(math.floor(a), lo), min(math.ceil(b), hi)) for a, b in spans]
-    return [(a, b) for a, b in spans if b > a + 1e-3]
+    spans = [(max(math.floor(x), lo), min(math.ceil(y), hi), m) for x, y, m in spans]
+    return [(x, y, m) for x, y, m in spans if y > x + 1e-3]
+
+
+def _from(s: Series, before: list[float], at_lo: dict[tuple[str, ...], float]) -> Series:
+    """``s`` with its points at the sub-instants ``before`` (whose evaluation lies
+    before the grid cut) replaced by the grid's value at the cut (none when the grid had
+    none)."""
+    value = at_lo.get(tuple(scrub_value(s.labels.get(k, "")) for k in _SPLIT))
+    replaced = {round(t, 3) for t in before}
+    points = [(t, v) for t, v in s.points if round(t, 3) not in replaced]
+    if value is not None:
+        points += [(t, value) for t in before]
+    return Series(s.labels, sorted(points))
+
+
+def _matching(series: list[Series]) -> tuple[str, ...]:
+    """Matchers selecting (at least) the raw series summed into ``series``."""
+    out = []
+    for label in _SPLIT:
+        values = sorted({s.labels.get(label, "") for s in series})
+        out.append(f"{label}=~{promql.quote(alternatives([re.escape(v) for v in values]))}")
+    return tuple(out)
 
 
 def zoom(g: Grid, extent: Extent, grid_q: str, export_q: str) -> tuple[list[Series], list[Series]]:
