@@ -51,6 +51,7 @@ from otel_perf.report.timerange import TimeRange, iso
 from otel_perf.report.totals import (
     Early,
     by_field,
+    covered,
     early_read,
     read_all,
     read_groups,
@@ -130,8 +131,9 @@ def collect(
             "is right"
         )
     client.run_all([partial(read_last_scrapes, g, t) for t in targets if t.restarts])
-    groups = read_groups(g, targets)
-    # the activity edges first: each is a chain of short queries, the reads are not
+    # the reads the early ones do not cover first (the largest queries left), then the
+    # activity edges (chains of short queries), then the early reads' tagging
+    groups = sorted(read_groups(g, targets), key=lambda group: covered(group, early))
     gen_extent, extent, found, *answers = client.run_all(
         [lambda: activity_extent(g, grid, targets, True),
          lambda: activity_extent(g, grid, targets, False),

@@ -5,7 +5,7 @@ collection modules share."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 from otel_perf import metrics as M
 from otel_perf.report import promql
@@ -40,6 +40,17 @@ WINDOW_QUERIES: Final = (
     ("queue_count", M.QUEUE_WAIT + "_count", ("operation",)),
     ("queue_bucket", M.QUEUE_WAIT + "_bucket", ("operation", "le")),
 )
+
+
+class Row(NamedTuple):
+    """One read of one label set: the read's tag (``end0``, ``start0``, ``r0_1``,
+    ``scan0``: ``TERM``), the labels (scrubbed), those labels as a hashable key, and the
+    value."""
+
+    tag: str
+    labels: dict[str, str]
+    key: tuple[tuple[str, str], ...]
+    value: float
 
 
 class NoDataError(PrometheusError):

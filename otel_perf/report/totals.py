@@ -16,7 +16,7 @@ from otel_perf.monitoring.promql import alternatives, increase_exact
 from otel_perf.report import promql
 from otel_perf.report.grid import SHORT_LOOK, Grid, dur, ms, scrub_value, scrubbed
 from otel_perf.report.prometheus import Sample
-from otel_perf.report.rawdata import FIELD, TARGET, TERM, WINDOW_QUERIES, Read, TargetInfo
+from otel_perf.report.rawdata import FIELD, TARGET, TERM, WINDOW_QUERIES, Read, Row, TargetInfo
 
 #: How far before the range a scanned series' baseline value is looked for.
 SCAN_BASELINE: Final = "1d"
@@ -69,6 +69,12 @@ def read_groups(g: Grid, targets: list[TargetInfo]) -> list[list[Read]]:
     return list(groups.values())
 
 
+#: Per window field: (target, labels, labels as a key, value) of one read.
+Collapsed = dict[
+    str, list[tuple[tuple[str, str], dict[str, str], tuple[tuple[str, str], ...], float]]
+]
+
+
 @dataclass(frozen=True)
 class Early:
     """A read of every target at once, sent before the targets are known: a target
@@ -76,7 +82,7 @@ class Early:
 
     at: float
     ms: int
-    rows: list[Sample]
+    sums: Collapsed
 
 
 def early_read(g: Grid, at: float) -> Early:
@@ -85,10 +91,15 @@ def early_read(g: Grid, at: float) -> Early:
     start reads are the largest of a report; sent with the grid, they overlap it."""
     look = ms(SHORT_LOOK)
     parts = [f"last_over_time({sel}[{look}ms] @ {at:.3f})" for sel in _name_selectors(g)]
-    return Early(at, look, g.client.query(" or ".join(parts), at=at))
+    return Early(at, look, _collapse(g.client.query(" or ".join(parts), at=at)))
 
 
-def read_all(g: Grid, reads: list[Read], early: Sequence[Early] = ()) -> dict[str, list[Sample]]:
+def covered(reads: list[Read], early: Sequence[Early]) -> bool:
+    """An ``early`` read holds these reads' rows (same instant and look-back)."""
+    return any(all(r.ms and abs(r.at - e.at) < 1e-6 and r.ms == e.ms for r in reads) for e in early)
+
+
+def read_all(g: Grid, reads: list[Read], early: Sequence[Early] = ()) -> dict[str, list[Row]]:
     """Every window query's ``reads`` (all at one instant, or one scan) in one query
     (or from an ``early`` read of the same instant and look-back): per window field,
     one row per label set and read (its tag in ``TERM``)."""
@@ -97,7 +108,7 @@ def read_all(g: Grid, reads: list[Read], early: Sequence[Early] = ()) -> dict[st
     tags = {read.target.key: read.tag for read in reads}
     for e in early:
         if all(abs(r.at - e.at) < 1e-6 and r.ms == e.ms for r in reads):
-            return _sums(e.rows, tags)
+            return _tagged(e.sums, tags)
     # One selector per target (and per project split) matching every window metric by
     # name: Prometheus looks each series up once. last_over_time keeps ``__name__``;
     # the sums by each metric's labels are taken here (a chain of 28 summed and
@@ -107,29 +118,36 @@ def read_all(g: Grid, reads: list[Read], early: Sequence[Early] = ()) -> dict[st
         for read in reads
         for sel in _name_selectors(g, read.target)
     ]
-    return _sums(g.client.query(" or ".join(parts), at=reads[0].at), tags)
+    return _tagged(_collapse(g.client.query(" or ".join(parts), at=reads[0].at)), tags)
 
 
-def _sums(rows: list[Sample], tags: dict[tuple[str, str], str]) -> dict[str, list[Sample]]:
-    """The rows of the targets in ``tags``, summed by each window field's labels and
-    tagged with their read."""
-    # (field, tag, each kept label's value or None): the row's sum
+def _collapse(rows: list[Sample]) -> Collapsed:
+    """Raw rows summed by each window field's labels (target labels included), with
+    their label values scrubbed."""
+    # (field, each kept label's value or None): the row's sum
     sums: dict[tuple[Any, ...], float] = defaultdict(float)
     for row in rows:
         labels = row.labels
         known = _BY_METRIC.get(labels.get("__name__", ""))
-        tag = tags.get((labels.get("job", ""), labels.get("instance", "")))
-        if known is not None and tag is not None:
-            key = (known[0], tag, *map(labels.get, known[1]))
+        if known is not None:
+            key = (known[0], *map(labels.get, known[1]))
             sums[key] += row.value
-    out: dict[str, list[Sample]] = {name: [] for name, _, _ in WINDOW_QUERIES}
-    for (name, tag, *values), value in sums.items():
-        labels = {TERM: tag}
-        for k, v in zip(_BY_METRIC_KEEP[name], values, strict=True):
-            if v:
-                labels[k] = scrub_value(v)
-        out[name].append(Sample(labels, value))
+    out: Collapsed = {name: [] for name, _, _ in WINDOW_QUERIES}
+    for (name, *values), value in sums.items():
+        keep = _BY_METRIC_KEEP[name]
+        labels = {k: scrub_value(v) for k, v in zip(keep, values, strict=True) if v}
+        # the target as the grid named it (scrubbed), which the reads' tags are keyed by
+        target = (labels.get("job", ""), labels.get("instance", ""))
+        out[name].append((target, labels, tuple(labels.items()), value))
     return out
+
+
+def _tagged(sums: Collapsed, tags: dict[tuple[str, str], str]) -> dict[str, list[Row]]:
+    """The collapsed rows of the targets in ``tags``, each tagged with its read."""
+    return {
+        name: [Row(tags[t], labels, key, value) for t, labels, key, value in rows if t in tags]
+        for name, rows in sums.items()
+    }
 
 
 #: metric -> (field, labels kept): the sums ``read_all`` takes of the raw series.
@@ -155,7 +173,7 @@ def _name_selectors(g: Grid, target: TargetInfo | None = None) -> list[str]:
     return out
 
 
-def _scan_all(g: Grid, reads: list[Read]) -> dict[str, list[Sample]]:
+def _scan_all(g: Grid, reads: list[Read]) -> dict[str, list[Row]]:
     """A target without known lifetimes: reset-aware scans of the whole range."""
     parts = []
     for name, metric, labels in WINDOW_QUERIES:
@@ -167,39 +185,33 @@ def _scan_all(g: Grid, reads: list[Read]) -> dict[str, list[Sample]]:
                 f'label_replace(label_replace(sum by ({by}) ({e}), "{TERM}", "{read.tag}", '
                 f'"", ""), "{FIELD}", "{name}", "", "")'
             )
-    out: dict[str, list[Sample]] = {name: [] for name, _, _ in WINDOW_QUERIES}
+    out: dict[str, list[Row]] = {name: [] for name, _, _ in WINDOW_QUERIES}
     for row in g.client.query(" or ".join(parts), at=g.window.end):
         found = scrubbed(row).labels
-        field = found.pop(FIELD, "")
+        field, tag = found.pop(FIELD, ""), found.pop(TERM, "")
         if field in out:
-            out[field].append(Sample(found, row.value))
+            out[field].append(Row(tag, found, tuple(found.items()), row.value))
     return out
 
 
-def by_field(answers: list[dict[str, list[Sample]]]) -> dict[str, list[Sample]]:
+def by_field(answers: list[dict[str, list[Row]]]) -> dict[str, list[Row]]:
     """The read rows of every group, by window query (``WINDOW_QUERIES`` field)."""
-    out: dict[str, list[Sample]] = {f: [] for f, _, _ in WINDOW_QUERIES}
+    out: dict[str, list[Row]] = {f: [] for f, _, _ in WINDOW_QUERIES}
     for rows in answers:
         for name, samples in rows.items():
             out[name].extend(samples)
     return out
 
 
-def window_totals(rows: list[Sample], targets: list[TargetInfo]) -> list[Sample]:
-    """Sum the tagged reads into window totals: end - start + restart reads + scans.
-    Rows are keyed by their labels in the order they come (a target's reads all come in
-    one order: ``read_all``'s, or Prometheus's for a scan), so no sorting per row."""
+def window_totals(rows: list[Row], targets: list[TargetInfo]) -> list[Sample]:
+    """Sum the tagged reads into window totals: end - start + restart reads + scans."""
     totals: dict[tuple[tuple[str, str], ...], float] = defaultdict(float)
-    for s in rows:
-        labels = s.labels
-        sign = -1.0 if labels.get(TERM, "").startswith("start") else 1.0
-        items = tuple(labels.items())
-        key = (
-            items[1:] if items and items[0][0] == TERM else tuple(i for i in items if i[0] != TERM)
-        )
-        totals[key] += sign * s.value
+    labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    for row in rows:
+        totals[row.key] += -row.value if row.tag.startswith("start") else row.value
+        labels.setdefault(row.key, row.labels)
     return [
-        Sample(dict(key), value)
+        Sample(labels[key], value)
         for key, value in totals.items()
         if math.isfinite(value) and abs(value) > 1e-12
     ]

@@ -15,13 +15,14 @@ from otel_perf.report import promql
 from otel_perf.report.counters import record_selector
 from otel_perf.report.facts import NON_GENERATION_PATTERN, kind_of
 from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, ms, scrub_value, scrubbed_series
-from otel_perf.report.prometheus import Sample, Series
+from otel_perf.report.prometheus import Series
 from otel_perf.report.rawdata import (
     DUR_COUNT,
     EXPORT_OPERATION,
     TERM,
     Extent,
     RawData,
+    Row,
     TargetInfo,
 )
 from otel_perf.report.targets import REFINE_POINTS
@@ -219,7 +220,7 @@ def fill_trends(
     data: RawData,
     grid: list[Series],
     exports: list[Series],
-    term_rows: dict[str, list[Sample]],
+    term_rows: dict[str, list[Row]],
     targets: list[TargetInfo],
 ) -> None:
     """Errors, operations and timeline exports per bin into ``data``, across restarts."""
@@ -342,20 +343,20 @@ def bin_increases(
 
 
 def _read_values(
-    rows: list[Sample], targets: list[TargetInfo], labels: tuple[str, ...], term: str
+    rows: list[Row], targets: list[TargetInfo], labels: tuple[str, ...], term: str
 ) -> dict[tuple[tuple[str, str], tuple[str, ...]], float]:
     """Per target and label group, the sum of its ``term`` reads (``start``, ``end``)."""
     tags = {f"{term}{i}": t.key for i, t in enumerate(targets)}
     out: dict[tuple[tuple[str, str], tuple[str, ...]], float] = defaultdict(float)
-    for s in rows:
-        key = tags.get(s.labels.get(TERM, ""))
+    for row in rows:
+        key = tags.get(row.tag)
         if key is not None:
-            out[(key, tuple(s.labels.get(k, "") for k in labels))] += s.value
+            out[(key, tuple(row.labels.get(k, "") for k in labels))] += row.value
     return out
 
 
 def _restart_values(
-    rows: list[Sample], targets: list[TargetInfo], labels: tuple[str, ...]
+    rows: list[Row], targets: list[TargetInfo], labels: tuple[str, ...]
 ) -> dict[tuple[tuple[str, str], tuple[str, ...]], dict[float, float]]:
     """Per target and label group, the last value before each restart."""
     out: dict[tuple[tuple[str, str], tuple[str, ...]], dict[float, float]] = defaultdict(
@@ -364,9 +365,9 @@ def _restart_values(
     tags = {
         f"r{i}_{j}": (t.key, r) for i, t in enumerate(targets) for j, r in enumerate(t.restarts)
     }
-    for s in rows:
-        found = tags.get(s.labels.get(TERM, ""))
+    for row in rows:
+        found = tags.get(row.tag)
         if found is not None:
             key, r = found
-            out[(key, tuple(s.labels.get(k, "") for k in labels))][r] += s.value
+            out[(key, tuple(row.labels.get(k, "") for k in labels))][r] += row.value
     return out

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from otel_perf.report import promql
-from otel_perf.report.prometheus import Sample
-from otel_perf.report.rawdata import Extent, TargetInfo
+from otel_perf.report.rawdata import Extent, Row, TargetInfo
 from otel_perf.report.safetext import csv_cell, printable
 from otel_perf.report.sections import projection, quantile
 from otel_perf.report.totals import window_totals
@@ -108,10 +107,13 @@ def test_bin_increases_after_a_restart_use_the_end_read_of_the_new_process():
 def test_window_totals_sum_lifetimes():
     """end - start + the last value of each earlier lifetime, per label set."""
     labels = {"operation": "generate_image", "job": "j", "instance": "i"}
+    key = tuple(labels.items())
+    video = {**labels, "operation": "generate_video"}
     rows = [
-        Sample({**labels, "otel_perf_term": "end0"}, 3.0),
-        Sample({**labels, "otel_perf_term": "start0"}, 5.0),
-        Sample({**labels, "otel_perf_term": "r0_0"}, 8.0),
+        Row("end0", labels, key, 3.0),
+        Row("start0", labels, key, 5.0),
+        Row("r0_0", labels, key, 8.0),
+        Row("end0", video, tuple(video.items()), 2.0),
     ]
-    (total,) = window_totals(rows, [])
-    assert total.value == 6.0 and "otel_perf_term" not in total.labels
+    totals = {tuple(t.labels.items()): t.value for t in window_totals(rows, [])}
+    assert totals == {key: 6.0, tuple(video.items()): 2.0}
