@@ -45,6 +45,7 @@ class ReportOptions:
     budget_usd: float | None = None
     selector: str | None = None  # PromQL label matchers applied to every query
     tempo_url: str | None = None  # base URL of Tempo: recent errors link to their traces
+    records: bool = True  # read the trend grid from otel-perf-report.rules where present
 
 
 def build_report(
@@ -72,6 +73,7 @@ def build_report(
         scope=scope,
         retention_seconds=retention,
         exemplars=exemplars,
+        records=options.records,
     )
     return assemble(data, options, prices or PriceTable.bundled(), generated_at=now, url=client.url)
 
@@ -121,5 +123,6 @@ def assemble(
         integrity=integrity_notes(data),
         queries=data.queries,
         samples_read=data.samples_read,
+        recorded_instants=data.recorded_instants,
         notes=notes,
     )

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from otel_perf.report.counters import counter_grid
+from otel_perf.report.counters import after_restarts, counter_grid
 from otel_perf.report.grid import SHORT_LOOK, Grid, dur, tagged
 from otel_perf.report.prometheus import PrometheusClient, Series
 from otel_perf.report.rawdata import (
@@ -70,10 +70,12 @@ def collect(
     scope: Sequence[str] = (),
     retention_seconds: float,
     exemplars: bool = True,
+    records: bool = True,
 ) -> RawData:
     """Query Prometheus for everything the report shows; ``NoDataError`` when empty.
-    ``exemplars``: the server stores them (``--enable-feature=exemplar-storage``)."""
-    g = Grid(client, window, project=project, scope=scope)
+    ``exemplars``: the server stores them (``--enable-feature=exemplar-storage``);
+    ``records``: read the trend grid from the report's records where Prometheus has them."""
+    g = Grid(client, window, project=project, scope=scope, records=records)
     w = dur(g.step)
     by = "job, instance, operation, status"
     # The counter grids read a short look-back at each instant, not the whole bin: their
@@ -130,7 +132,10 @@ def collect(
             "check that it scrapes the service's /metrics endpoint and that the range "
             "is right"
         )
-    client.run_all([partial(read_last_scrapes, g, t) for t in targets if t.restarts])
+    grid, *_ = client.run_all(
+        [partial(after_restarts, g, grid, targets),
+         *(partial(read_last_scrapes, g, t) for t in targets if t.restarts)]
+    )  # fmt: skip
     # the reads the early ones do not cover first (the largest queries left), then the
     # activity edges (chains of short queries), then the early reads' tagging
     groups = sorted(read_groups(g, targets), key=lambda group: covered(group, early))
@@ -155,6 +160,7 @@ def collect(
     data.scrape_interval = g.interval
     if extent is not None and extent.seconds * ZOOM < window.seconds:
         grid, exports = zoom(g, extent, grid_q, export_q)
+        grid = after_restarts(g, grid, targets)
     fill_trends(g, data, grid, exports, term_rows, targets)
     if isinstance(found, str):
         data.exemplar_problem = found
@@ -162,4 +168,5 @@ def collect(
         data.recent_errors = recent_errors(g, found, targets)
     data.queries = client.queries
     data.samples_read = client.samples
+    data.recorded_instants = g.recorded_instants
     return data

@@ -88,6 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='PromQL label matchers applied to every query, e.g. job="media-api",env="prod"',
     )
     parser.add_argument(
+        "--no-records",
+        dest="records",
+        action="store_false",
+        help="read the trend grid from raw series even where Prometheus has the "
+        "otel-perf-report.rules records (the figures are the same; the bins are cut at the "
+        "nominal instants instead of the rule evaluations just before them)",
+    )
+    parser.add_argument(
         "--pricing-file",
         metavar="TOML",
         help="the service's own price table (same shape as the bundled one; merged over "
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         budget_usd=args.budget,
         selector=args.selector,
         tempo_url=args.tempo_url,
+        records=args.records,
     )
     try:
         if args.budget_window <= 0:

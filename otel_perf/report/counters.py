@@ -27,17 +27,17 @@ from typing import Final
 
 from otel_perf.monitoring.rules import REPORT_DROPS, REPORT_EVALUATED, REPORT_OPERATIONS
 from otel_perf.report import promql
-from otel_perf.report.grid import Grid, ms, scrubbed_series
+from otel_perf.report.grid import Grid, ms, scrubbed, scrubbed_series
 from otel_perf.report.prometheus import Sample, Series
-from otel_perf.report.rawdata import DUR_COUNT
+from otel_perf.report.rawdata import DUR_COUNT, TargetInfo
 
 GRID_BY: Final = ("job", "instance", "operation", "status")
 
 
 def records_apply(g: Grid) -> bool:
     """The report's records hold this report's scope: no project, no matcher on a label
-    the record sums away."""
-    if g.project is not None:
+    the record sums away (and ``--no-records`` was not given)."""
+    if not g.records or g.project is not None:
         return False
     return not any(promql.matcher_label(m) in REPORT_DROPS for m in g.scope)
 
@@ -74,7 +74,8 @@ def counter_grid(g: Grid) -> list[Series]:
 
     inner = times[1:-1]
     calls = [partial(raw, times[0]), partial(raw, times[-1])]
-    if inner and records_apply(g) and _records_in_range(g):
+    use = bool(inner) and records_apply(g) and _records_in_range(g)
+    if use:
         answers = g.client.run_all([*calls, *(partial(recorded, at) for at in inner)])
     else:
         answers = g.client.run_all([*calls, *(partial(raw, at) for at in inner)])
@@ -96,7 +97,7 @@ def counter_grid(g: Grid) -> list[Series]:
     cuts.append(times[-1])
     reads.append(last)
     g.cuts = cuts
-    g.recorded_instants = len(inner) - len(fallback) if records_apply(g) else 0
+    g.recorded_instants = len(inner) - len(fallback) if use else 0
     points: dict[tuple[str, ...], list[tuple[float, float]]] = defaultdict(list)
     for at, rows in reads:
         for row in rows:
@@ -113,3 +114,43 @@ def _records_in_range(g: Grid) -> bool:
     span = ms(g.times[-1] - g.times[0] + g.grid_look)
     expr = f"max_over_time({REPORT_EVALUATED}[{span}ms] @ {g.times[-1]:.3f})"
     return bool(g.client.query(expr, at=g.times[-1]))
+
+
+def after_restarts(g: Grid, grid: list[Series], targets: list[TargetInfo]) -> list[Series]:
+    """``grid`` with each target's values re-read, from its new process alone, at every
+    cut less than one look-back after one of its restarts.
+
+    A read there with the whole look-back would also see the old process's last values
+    (its series stop, and a stopped series stays visible for the look-back; a record
+    keeps its labels across the restart), and the bin would count the old process's
+    total twice: once from the read just before the restart, once from this one."""
+    wanted: list[tuple[TargetInfo, float, float]] = []
+    for t in targets:
+        for cut in g.cuts:
+            since = [cut - r for r in t.restarts if 0 <= cut - r < g.grid_look]
+            if since:
+                wanted.append((t, cut, min(since)))
+    if not wanted:
+        return grid
+    by = ", ".join(GRID_BY)
+
+    def read(t: TargetInfo, cut: float, since: float) -> list[Sample]:
+        sel = g.sel(DUR_COUNT, extra=t.matchers())
+        expr = f"sum by ({by}) (last_over_time({sel}[{ms(since)}ms] @ {cut:.3f}))"
+        return g.client.query(expr, at=cut)
+
+    answers = g.client.run_all([partial(read, *w) for w in wanted])
+    points: dict[tuple[str, ...], list[tuple[float, float]]] = {
+        tuple(s.labels.get(k, "") for k in GRID_BY): list(s.points) for s in grid
+    }
+    for (t, cut, _), rows in zip(wanted, answers, strict=True):
+        for key, series_points in points.items():
+            if key[:2] == t.key:
+                series_points[:] = [(at, v) for at, v in series_points if abs(at - cut) >= 1e-3]
+        for row in map(scrubbed, rows):
+            points.setdefault(tuple(row.labels.get(k, "") for k in GRID_BY), []).append(
+                (cut, row.value)
+            )
+    return [
+        Series(dict(zip(GRID_BY, key, strict=True)), sorted(p)) for key, p in points.items() if p
+    ]

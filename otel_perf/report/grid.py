@@ -34,8 +34,10 @@ class Grid:
         *,
         project: str | None,
         scope: Sequence[str],
+        records: bool = True,
     ) -> None:
         self.client = client
+        self.records = records  # the report's records may be read (counters.records_apply)
         self.window = window
         self.project = project
         self.scope = tuple(scope)

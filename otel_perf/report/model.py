@@ -290,6 +290,7 @@ class Report:
     integrity: list[IntegrityNote]
     queries: int
     samples_read: int  # samples Prometheus read for the report (its query statistics)
+    recorded_instants: int  # trend-grid instants read from otel-perf-report.rules records
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

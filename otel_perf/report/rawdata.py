@@ -144,6 +144,7 @@ class RawData:
     scrape_interval: float = 0.0
     queries: int = 0
     samples_read: int = 0
+    recorded_instants: int = 0  # trend-grid instants read from the report's records
 
     def rows(self, name: str) -> list[Sample]:
         return self.totals.get(name, [])

@@ -84,6 +84,7 @@ def tables(r: Report) -> list[Table]:
         ("queue_wait_p90_seconds", q.p90_seconds, ""),
         ("queue_wait_p99_seconds", q.p99_seconds, ""),
         ("queries", r.queries, ""), ("samples_read", r.samples_read, ""),
+        ("recorded_instants", r.recorded_instants, ""),
     ]  # fmt: skip
     ops = sorted(f.success_rate_by_operation)
     return [

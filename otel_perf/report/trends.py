@@ -63,6 +63,8 @@ def activity_extent(
 
 _BY: Final = "job, instance, operation, status"
 _SPLIT: Final = ("job", "instance", "operation", "status")
+#: One per-target sum's labels (``_SPLIT``, scrubbed) -> its value at some instant.
+Values = dict[tuple[str, ...], float]
 
 
 def _refine_edge(
@@ -75,35 +77,42 @@ def _refine_edge(
     *,
     first: bool,
 ) -> float:
-    """The scrape time, to a second, of the first (last) increase in ``(lo, hi]``.
+    """The scrape time, to a second, of the first (last) increase in ``(lo, hi]``, a bin
+    of the counter ``grid``.
 
-    With the report's records (``recorded``) the first step reads them instead of the
+    With the report's records (``recorded``) the first steps read them instead of the
     raw series: the evaluation timestamps at each sub-instant bound the raw increase to
-    one sub-bin, and the record series that grew in it name the few raw series to
-    search. Whatever the records cannot show (growth after the last evaluation) is
-    looked for in all raw series, and a search that finds nothing where the records
-    pointed starts again from all raw series over the whole bin."""
+    one evaluation interval, and the record series that grew in it name the few raw
+    series to search. Whatever the records cannot show (growth after the last
+    evaluation) is looked for in all raw series, and a search that finds nothing where
+    the records pointed starts again from all raw series over the whole bin."""
+    at_lo = _values_at(grid, lo)
     if recorded is not None:
-        for a, b, extra in _recorded_spans(g, recorded, grid, lo, hi, first=first):
-            edge = _refine_raw(g, raw(extra), a, b, first=first)
+        for a, b, extra, base in _recorded_spans(g, recorded, at_lo, lo, hi, first=first):
+            edge = _refine_raw(g, raw(extra), a, b, base, first=first)
             if edge is not None:
                 return edge
-    edge = _refine_raw(g, raw(()), lo, hi, first=first)
+    edge = _refine_raw(g, raw(()), lo, hi, at_lo, first=first)
     return hi if edge is None else edge
 
 
-def _refine_raw(g: Grid, expr: str, lo: float, hi: float, *, first: bool) -> float | None:
-    """``_refine_edge`` over the raw series; ``None`` when nothing grew in ``(lo, hi]``."""
+def _refine_raw(
+    g: Grid, expr: str, lo: float, hi: float, base: Values, *, first: bool
+) -> float | None:
+    """``_refine_edge`` over the raw series, whose values at ``lo`` are ``base`` (a
+    short look-back at ``lo`` may miss them); ``None`` when nothing grew in ``(lo, hi]``."""
     found = None
     while hi - lo > 1.0 or found is None:
         step = max(math.ceil((hi - lo) / REFINE_POINTS), 1)
         times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
         windowed = expr.replace("[{w}]", f"[{min(step, int(SHORT_LOOK))}s]")
         result = g.client.query_range(windowed, lo, times[-1] + step / 2, step)
-        bins = active_bins(result, times)
+        series = [_with_base(s, [times[0]], base) for s in result]
+        bins = active_bins(series, times)
         if not bins:
             return found
         i = bins[0] if first else bins[-1]
+        base = _values_at(series, times[i - 1])
         lo, hi = times[i - 1], times[i]
         found = hi
         if step <= 1:
@@ -112,25 +121,21 @@ def _refine_raw(g: Grid, expr: str, lo: float, hi: float, *, first: bool) -> flo
 
 
 def _recorded_spans(
-    g: Grid, recorded: str, grid: list[Series], lo: float, hi: float, *, first: bool
-) -> list[tuple[float, float, tuple[str, ...]]]:
+    g: Grid, recorded: str, at_lo: Values, lo: float, hi: float, *, first: bool
+) -> list[tuple[float, float, tuple[str, ...], Values]]:
     """Where the raw first (last) increase in ``(lo, hi]`` lies, from reads of the
     records at ``REFINE_POINTS`` sub-instants (narrowed until a span is one evaluation
     interval), most likely span first, each with the matchers of the raw series to
-    search; empty when the records do not cover every sub-instant.
+    search and their values at its start; empty when the records do not cover every
+    sub-instant.
 
-    ``lo`` is a cut of the counter ``grid``: its values there are the raw counters' at
-    ``lo`` and stand in for the records' first sub-instant, whose evaluation may lie
-    before ``lo`` (an increase between the two belongs to the bin before)."""
-    at_lo = {
-        tuple(s.labels.get(k, "") for k in _SPLIT): v
-        for s in grid
-        for t, v in s.points
-        if abs(t - lo) < 1e-3
-    }
-    spans: list[tuple[float, float, tuple[str, ...]]] = []
+    ``at_lo`` are the grid's values at ``lo``: the raw counters' there. They stand in
+    for the records at sub-instants whose evaluation lies before ``lo`` (an increase
+    between the two belongs to the bin before)."""
+    spans: list[tuple[float, float, tuple[str, ...], Values]] = []
     a, b = lo, hi
     extra: tuple[str, ...] = ()
+    base = at_lo
     while True:
         step = max(math.ceil((b - a) / REFINE_POINTS), 1)
         times = [a + i * step for i in range(math.ceil((b - a) / step) + 1)]
@@ -144,14 +149,14 @@ def _recorded_spans(
         if any(e is None for e in evals):
             break
         at = [float(e) for e in evals if e is not None]
-        if not spans and at[-1] < b - 1e-3:
-            # raw growth after the last evaluation (before hi) is in no record
-            spans.append((at[-1], b, ()))
         series = [s for s in result if "__name__" not in s.labels]
         if abs(a - lo) < 1e-3:  # sub-instants whose evaluation is not after lo
             before = [t for t, e in zip(times, at, strict=True) if e <= lo + 1e-3]
             at = [max(e, lo) for e in at]
-            series = [_from(s, before, at_lo) for s in series]
+            series = [_with_base(s, before, at_lo, replace=True) for s in series]
+        if not spans and at[-1] < b - 1e-3:
+            # raw growth after the last evaluation (before hi) is in no record
+            spans.append((at[-1], b, (), _values_at(series, times[-1])))
         bins = active_bins(series, times)
         if not bins:
             break
@@ -159,29 +164,51 @@ def _recorded_spans(
         grew = [s for s in series if i in active_bins([s], times)]
         na, nb = max(at[i - 1], a), min(at[i], b)
         narrowed = (na, nb) != (a, b)
-        a, b, extra = na, nb, _matching(grew)
+        a, b, extra, base = na, nb, _matching(grew), _values_at(series, times[i - 1])
         # sub-instants sharing an evaluation: the span lies between two consecutive
         # evaluations, as narrow as the records go
         if not narrowed or len(set(at)) < len(at):
             break
     if (a, b) != (lo, hi):
-        spans.insert(0 if first else len(spans), (a, b, extra))
-    # on whole seconds, as the raw search over a grid bin is: evaluations are not, and
-    # the second around one holds no other increase (its neighbour bins were quiet)
-    spans = [(max(math.floor(x), lo), min(math.ceil(y), hi), m) for x, y, m in spans]
-    return [(x, y, m) for x, y, m in spans if y > x + 1e-3]
+        spans.insert(0 if first else len(spans), (a, b, extra, base))
+    # On whole seconds, as the raw search over a grid bin is: evaluations are not. The
+    # second before a span holds no increase a search could take for the edge (its
+    # sub-bin was quiet, or the edge sought is the last one and lies later).
+    whole = [(max(math.floor(x), lo), min(math.ceil(y), hi), m, v) for x, y, m, v in spans]
+    return [span for span in whole if span[1] > span[0] + 1e-3]
 
 
-def _from(s: Series, before: list[float], at_lo: dict[tuple[str, ...], float]) -> Series:
-    """``s`` with its points at the sub-instants ``before`` (whose evaluation lies
-    before the grid cut) replaced by the grid's value at the cut (none when the grid had
-    none)."""
-    value = at_lo.get(tuple(scrub_value(s.labels.get(k, "")) for k in _SPLIT))
-    replaced = {round(t, 3) for t in before}
-    points = [(t, v) for t, v in s.points if round(t, 3) not in replaced]
+def _key(s: Series) -> tuple[str, ...]:
+    return tuple(scrub_value(s.labels.get(k, "")) for k in _SPLIT)
+
+
+def _values_at(series: list[Series], at: float) -> Values:
+    """Each series' last value at or before ``at``."""
+    out: Values = {}
+    for s in series:
+        last = None
+        for t, v in s.points:
+            if t > at + 1e-3:
+                break
+            if v == v:
+                last = v
+        if last is not None:
+            out[_key(s)] = last
+    return out
+
+
+def _with_base(s: Series, instants: list[float], base: Values, *, replace: bool = False) -> Series:
+    """``s`` with its value from ``base`` at ``instants`` (where it has none there, or
+    everywhere with ``replace``); unchanged when ``base`` does not hold it."""
+    value = base.get(_key(s))
+    if value is None and not replace:
+        return s
+    marks = {round(t, 3) for t in instants}
+    have = {round(t, 3) for t, _ in s.points}
+    keep = [(t, v) for t, v in s.points if not (replace and round(t, 3) in marks)]
     if value is not None:
-        points += [(t, value) for t in before]
-    return Series(s.labels, sorted(points))
+        keep += [(t, value) for t in instants if replace or round(t, 3) not in have]
+    return Series(s.labels, sorted(keep))
 
 
 def _matching(series: list[Series]) -> tuple[str, ...]:

@@ -16,5 +16,8 @@ def test_report_benchmark_smoke():
     from benchmarks import report_speed
 
     result = report_speed.smoke()
-    assert result["mismatches"] == {}
     assert result["series"] > 500
+    # with the backfilled otel-perf-report.rules records, and with raw series only
+    assert result["records"]["mismatches"] == {} and result["raw"]["mismatches"] == {}
+    assert result["records"]["recorded_instants"] == result["instants_in_data"] > 10
+    assert result["raw"]["recorded_instants"] == 0
