@@ -28,6 +28,7 @@ from otel_perf.monitoring.promql import (
     number,
     selector,
 )
+from otel_perf.monitoring.records import REPORT_DROPS, REPORT_EVALUATED, REPORT_OPERATIONS
 
 SEVERITIES: Final = ("critical", "warning", "info")
 #: OtelPerfWatchdog's severity: routed to the dead man's switch, never to a pager.
@@ -54,20 +55,6 @@ HOURLY_COUNTS: Final = {
     "failed_operations": (_COUNT, {"status": Eq("error")}),
     "cost_usd": (M.COST_USD, {}),
 }
-
-
-#: The report's counter grid (``otel-perf report``): per target the duration counter
-#: summed over everything but ``operation`` and ``status`` (and the target labels), and
-#: the time of each evaluation. The two are in one group, so each evaluation writes both
-#: at the same instant: the timestamp tells the report which raw samples a record holds.
-REPORT_OPERATIONS: Final = "otel_perf:report_operations:sum"
-REPORT_EVALUATED: Final = "otel_perf:report_evaluation:timestamp_seconds"
-#: The labels of the duration counter the report's record keeps (target labels too).
-REPORT_KEEPS: Final = ("operation", "status")
-#: ... and the ones it sums away.
-REPORT_DROPS: Final = tuple(
-    label for label in M.SPECS_BY_NAME[M.OPERATION_DURATION].labels if label not in REPORT_KEEPS
-)
 
 
 def report_rules() -> RuleGroup:

@@ -25,13 +25,15 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Final
 
-from otel_perf.monitoring.rules import REPORT_DROPS, REPORT_EVALUATED, REPORT_OPERATIONS
+from otel_perf.monitoring.records import REPORT_DROPS, REPORT_EVALUATED, REPORT_OPERATIONS
 from otel_perf.report import promql
-from otel_perf.report.grid import Grid, ms, scrubbed, scrubbed_series
+from otel_perf.report.grid import Grid, ms, scrubbed, scrubbed_series, tagged
 from otel_perf.report.prometheus import Sample, Series
-from otel_perf.report.rawdata import DUR_COUNT, TargetInfo
+from otel_perf.report.rawdata import DUR_COUNT, TERM, TargetInfo
 
 GRID_BY: Final = ("job", "instance", "operation", "status")
+#: Inner instants read from the records per query.
+RECORD_INSTANTS: Final = 8
 
 
 def records_apply(g: Grid) -> bool:
@@ -59,27 +61,38 @@ def counter_grid(g: Grid) -> list[Series]:
         expr = f"sum by ({by}) (last_over_time({g.sel(DUR_COUNT)}[{look}ms] @ {at:.3f}))"
         return at, g.client.query(expr, at=at)
 
-    def recorded(at: float) -> tuple[float | None, list[Sample]]:
+    def recorded(ats: list[float]) -> list[tuple[float | None, list[Sample]]]:
+        # a few instants per query: each reads about a hundred record series, so the
+        # blocks between them cost little, and the requests are fewer
         sel = record_selector(g)
-        expr = (
-            f"sum by ({by}) (last_over_time({sel}[{look}ms] @ {at:.3f}))"
-            f" or last_over_time({REPORT_EVALUATED}[{look}ms] @ {at:.3f})"
-        )
-        rows = g.client.query(expr, at=at)
-        stamps = {r.value for r in rows if r.labels.get("__name__") == REPORT_EVALUATED}
-        grid_rows = [r for r in rows if "__name__" not in r.labels]
-        # one evaluation, at or before the instant, to the millisecond Prometheus keeps
-        when = round(stamps.pop(), 3) if len(stamps) == 1 else None
-        return (when if when is not None and when <= at + 1e-3 else None), grid_rows
+        parts = []
+        for k, at in enumerate(ats):
+            parts.append((f"i{k}", f"sum by ({by}) (last_over_time({sel}[{look}ms] @ {at:.3f}))"))
+            parts.append((f"i{k}", f"last_over_time({REPORT_EVALUATED}[{look}ms] @ {at:.3f})"))
+        rows = g.client.query(tagged(*parts), at=ats[-1])
+        out = []
+        for k, at in enumerate(ats):
+            mine = [r for r in rows if r.labels.get(TERM) == f"i{k}"]
+            stamps = {r.value for r in mine if r.labels.get("__name__") == REPORT_EVALUATED}
+            grid_rows = [
+                Sample({n: v for n, v in r.labels.items() if n != TERM}, r.value)
+                for r in mine
+                if "__name__" not in r.labels
+            ]
+            # one evaluation, at or before the instant, to the millisecond Prometheus keeps
+            when = round(stamps.pop(), 3) if len(stamps) == 1 else None
+            out.append(((when if when is not None and when <= at + 1e-3 else None), grid_rows))
+        return out
 
     inner = times[1:-1]
     calls = [partial(raw, times[0]), partial(raw, times[-1])]
     use = bool(inner) and records_apply(g) and _records_in_range(g)
     if use:
-        answers = g.client.run_all([*calls, *(partial(recorded, at) for at in inner)])
+        chunks = [inner[k : k + RECORD_INSTANTS] for k in range(0, len(inner), RECORD_INSTANTS)]
+        first, last, *answers = g.client.run_all([*calls, *(partial(recorded, c) for c in chunks)])
+        middle = [one for answer in answers for one in answer]
     else:
-        answers = g.client.run_all([*calls, *(partial(raw, at) for at in inner)])
-    first, last, *middle = answers
+        first, last, *middle = g.client.run_all([*calls, *(partial(raw, at) for at in inner)])
     cuts: list[float] = [times[0]]
     reads: list[tuple[float, list[Sample]]] = [first]
     fallback: list[int] = []

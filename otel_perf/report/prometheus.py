@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -40,6 +40,7 @@ DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
 #: parallel use a multi-core server without queueing behind its own concurrency limit (20).
 POOL_SIZE: Final = 4
 _CHUNK: Final = 64 * 1024
+_MEMO_LIMIT: Final = 256
 
 
 class PrometheusError(Exception):
@@ -114,6 +115,9 @@ class PrometheusClient:
         self.queries = 0  # requests sent, for the benchmark
         self.samples = 0  # samples Prometheus read for our queries (its query stats)
         self._lock = threading.Lock()
+        # range queries asked twice (the two activity searches share their first steps)
+        # are sent once; a report asks a few dozen
+        self._ranges: dict[tuple[str, str, str, str], Future[list[Series]]] = {}
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -136,7 +140,28 @@ class PrometheusClient:
             raise self._malformed("query", "an instant vector") from None
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        """Evaluate ``expr`` at ``start``, ``start + step``, ... up to ``end``."""
+        """Evaluate ``expr`` at ``start``, ``start + step``, ... up to ``end``. The same
+        query asked again (or while in flight) is answered once; the answer is shared, so
+        callers do not change it."""
+        key = (expr, _fmt_time(start), _fmt_time(end), f"{step:g}")
+        with self._lock:
+            if len(self._ranges) >= _MEMO_LIMIT:
+                self._ranges.clear()
+            known = self._ranges.get(key)
+            pending: Future[list[Series]] = Future()
+            if known is None:
+                self._ranges[key] = pending
+        if known is not None:
+            return known.result()
+        try:
+            answer = self._query_range(expr, start, end, step)
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        pending.set_result(answer)
+        return answer
+
+    def _query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         params = {
             "query": expr,
             "start": _fmt_time(start),

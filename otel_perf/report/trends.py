@@ -7,13 +7,14 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from otel_perf.monitoring.promql import alternatives
-from otel_perf.monitoring.rules import REPORT_EVALUATED
+from otel_perf.monitoring.records import REPORT_EVALUATED
 from otel_perf.report import promql
 from otel_perf.report.counters import record_selector
-from otel_perf.report.facts import NON_GENERATION_PATTERN, kind_of
+from otel_perf.report.facts import kind_of
 from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, ms, scrub_value, scrubbed_series
 from otel_perf.report.prometheus import Series
 from otel_perf.report.rawdata import (
@@ -41,24 +42,37 @@ def activity_extent(
     bins = active_bins(series, g.cuts)
     if not bins:
         return None
-    only = (f"operation!~{promql.quote(NON_GENERATION_PATTERN)}",) if generations else ()
+    # Both searches (generations, any operation) send the same queries over all series
+    # and keep their own here, so they share the steps they have in common (the client
+    # sends a repeated range query once).
+    keep = _is_generation if generations else _any
 
     def raw(extra: tuple[str, ...] = ()) -> str:
         # {w}: each refinement step puts its own bin width here
-        sel = g.sel(DUR_COUNT, extra=(*only, *extra))
+        sel = g.sel(DUR_COUNT, extra=extra)
         return f"sum by ({_BY}) (last_over_time({sel}[{{w}}]))"
 
     recorded = None
     if g.recorded_instants:
         recorded = (
-            f"sum by ({_BY}) (last_over_time({record_selector(g, only)}[{{w}}]))"
+            f"sum by ({_BY}) (last_over_time({record_selector(g)}[{{w}}]))"
             f" or last_over_time({REPORT_EVALUATED}[{{w}}])"
         )
-    edges = [
-        _refine_edge(g, raw, recorded, series, g.cuts[i - 1], g.cuts[i], first=first)
-        for i, first in ((bins[0], True), (bins[-1], False))
-    ]
+    # the two edges are independent chains of short queries: side by side
+    edges = g.client.run_all(
+        [partial(_refine_edge, g, raw, recorded, keep, series, g.cuts[i - 1], g.cuts[i],
+                 first=first)
+         for i, first in ((bins[0], True), (bins[-1], False))]
+    )  # fmt: skip
     return Extent(edges[0], max(edges))
+
+
+def _is_generation(s: Series) -> bool:
+    return kind_of(s.labels.get("operation", "")) == "generation"
+
+
+def _any(s: Series) -> bool:
+    return True
 
 
 _BY: Final = "job, instance, operation, status"
@@ -71,6 +85,7 @@ def _refine_edge(
     g: Grid,
     raw: Callable[[tuple[str, ...]], str],
     recorded: str | None,
+    keep: Callable[[Series], bool],
     grid: list[Series],
     lo: float,
     hi: float,
@@ -88,16 +103,24 @@ def _refine_edge(
     the records pointed starts again from all raw series over the whole bin."""
     at_lo = _values_at(grid, lo)
     if recorded is not None:
-        for a, b, extra, base in _recorded_spans(g, recorded, at_lo, lo, hi, first=first):
-            edge = _refine_raw(g, raw(extra), a, b, base, first=first)
+        spans = _recorded_spans(g, recorded, keep, at_lo, lo, hi, first=first)
+        for a, b, extra, base in spans:
+            edge = _refine_raw(g, raw(extra), keep, a, b, base, first=first)
             if edge is not None:
                 return edge
-    edge = _refine_raw(g, raw(()), lo, hi, at_lo, first=first)
+    edge = _refine_raw(g, raw(()), keep, lo, hi, at_lo, first=first)
     return hi if edge is None else edge
 
 
 def _refine_raw(
-    g: Grid, expr: str, lo: float, hi: float, base: Values, *, first: bool
+    g: Grid,
+    expr: str,
+    keep: Callable[[Series], bool],
+    lo: float,
+    hi: float,
+    base: Values,
+    *,
+    first: bool,
 ) -> float | None:
     """``_refine_edge`` over the raw series, whose values at ``lo`` are ``base`` (a
     short look-back at ``lo`` may miss them); ``None`` when nothing grew in ``(lo, hi]``."""
@@ -107,7 +130,7 @@ def _refine_raw(
         times = [lo + i * step for i in range(math.ceil((hi - lo) / step) + 1)]
         windowed = expr.replace("[{w}]", f"[{min(step, int(SHORT_LOOK))}s]")
         result = g.client.query_range(windowed, lo, times[-1] + step / 2, step)
-        series = [_with_base(s, [times[0]], base) for s in result]
+        series = [_with_base(s, [times[0]], base) for s in result if keep(s)]
         bins = active_bins(series, times)
         if not bins:
             return found
@@ -121,7 +144,14 @@ def _refine_raw(
 
 
 def _recorded_spans(
-    g: Grid, recorded: str, at_lo: Values, lo: float, hi: float, *, first: bool
+    g: Grid,
+    recorded: str,
+    keep: Callable[[Series], bool],
+    at_lo: Values,
+    lo: float,
+    hi: float,
+    *,
+    first: bool,
 ) -> list[tuple[float, float, tuple[str, ...], Values]]:
     """Where the raw first (last) increase in ``(lo, hi]`` lies, from reads of the
     records at ``REFINE_POINTS`` sub-instants (narrowed until a span is one evaluation
@@ -149,7 +179,7 @@ def _recorded_spans(
         if any(e is None for e in evals):
             break
         at = [float(e) for e in evals if e is not None]
-        series = [s for s in result if "__name__" not in s.labels]
+        series = [s for s in result if "__name__" not in s.labels and keep(s)]
         if abs(a - lo) < 1e-3:  # sub-instants whose evaluation is not after lo
             before = [t for t, e in zip(times, at, strict=True) if e <= lo + 1e-3]
             at = [max(e, lo) for e in at]
