@@ -6,23 +6,26 @@ series. The report instead reads counters at a few instants with the ``@`` modif
 short look-back, so its cost grows with series x instants read, whatever the scrape
 interval:
 
-1. **A grid.** One range query of the per-target sums of the duration counter by
-   ``operation`` and ``status`` at ``GRID_BINS + 1`` instants (trends, activity, targets),
-   one of ``up`` (scrape gaps, targets down) and one of ``process_start_time_seconds``
-   (restarts: the start time changes; several processes behind one target: it goes back).
+1. **A grid.** The per-target sums of the duration counter by ``operation`` and
+   ``status`` at ``GRID_BINS + 1`` instants (``counters``: instant queries, from the
+   report's records where Prometheus has them), one range query of ``up`` (scrape gaps,
+   targets down) and one of ``process_start_time_seconds`` (restarts: the start time
+   changes; several processes behind one target: it goes back). The range end and start
+   reads of step 3 go out with it.
 2. **Process lifetimes.** A counter only resets when its process restarts, so each target's
    range splits into process lifetimes at the restarts found in step 1 (bins holding more
    than one restart are refined). Within a lifetime a series only grows.
-3. **Totals.** Per metric, one instant query reads each series' last value in each lifetime
-   (``last_over_time(x[short] @ restart)``), at the range end and at the range start; the
+3. **Totals.** One instant query per instant reads every series' last value in each
+   lifetime (``last_over_time(x[short] @ restart)``), at the range end and start; the
    window total is the sum of (last - first) over lifetimes, exact. A target without
    ``process_start_time_seconds``, or with several processes behind it, falls back to a
    scan (``resets``, ``increase``) and the report says so.
 4. **Activity edges.** The first and last bins of the grid with new generations are refined
    to a second: generations per hour use that active period, not idle scrapes.
 
-One module per step: ``grid`` (the instants and scoped selectors), ``targets`` (1, 2),
-``totals`` (3), ``trends`` (4 and the trends), ``recent`` (recent errors); this module runs
+One module per step: ``grid`` (the instants and scoped selectors), ``counters`` (the
+counter grid), ``targets`` (1, 2), ``totals`` (3), ``trends`` (4 and the trends),
+``recent`` (recent errors); this module runs
 them in order. Queries run on a small pool (``PrometheusClient.run_all``). ``project`` is matched only on
 metrics that carry it; ``scope`` (``--selector``) on every query. Label values are scrubbed
 as they arrive.

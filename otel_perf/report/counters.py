@@ -1,5 +1,6 @@
 """Step 1's counter grid: per target, the duration counter summed by ``operation`` and
-``status`` at each of the grid's instants, read with one instant query per instant.
+``status`` at each of the grid's instants, read with instant queries (raw series: one
+instant per query; the records: ``RECORD_INSTANTS`` per query).
 
 Instant queries, not one range query: Prometheus 2.x decodes every stored sample between
 a range query's start and end, whatever its step, so a grid over 90 days costs the whole
@@ -16,6 +17,9 @@ interval. An instant without a recent evaluation, or whose evaluation is not aft
 previous cut, reads the raw counters instead; so do the range's first and last instants
 (the totals' start and end reads tie to them) and every report for one project or with a
 ``--selector`` on a label the record sums away.
+
+A read less than one look-back after a target's restart is read again for that target
+(``after_restarts``), looking back only to the restart.
 """
 
 from __future__ import annotations
