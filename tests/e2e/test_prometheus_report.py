@@ -7,7 +7,10 @@ import subprocess
 import time
 
 import pytest
+import yaml
 
+from otel_perf.monitoring.prometheus_files import rule_file
+from otel_perf.monitoring.rules import report_rules
 from tests.e2e.prefork import COST_USD, Service, free_ports, load, scrape, service_env, tool
 from tests.e2e.test_gunicorn import APP, RECIPES
 from tests.support.servers import Prometheus, wait_until
@@ -21,12 +24,17 @@ WAVES = (60, 90, 50)
 def test_report_totals_equal_the_ground_truth_through_recycling(tmp_path):
     """gunicorn -w 4 --max-requests 15 scraped every second by Prometheus while N requests
     (each a $0.02 generation) recycle every worker several times: Prometheus's increase
-    and ``otel-perf report``'s totals are exactly N and N x $0.02."""
+    and ``otel-perf report``'s totals are exactly N and N x $0.02. Prometheus evaluates
+    the generated ``otel-perf-report.rules`` every second; the report over the load reads
+    its trend grid from those records and gives the same figures as without them."""
     require_tool("prometheus")
     app_port, metrics_port = free_ports(2)
+    rules = tmp_path / "report.rules.yml"
+    rules.write_text(yaml.safe_dump(rule_file([report_rules()]), sort_keys=False))
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global:\n  scrape_interval: 1s\n"
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files: ['{rules}']\n"
         "scrape_configs:\n  - job_name: media-api\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{metrics_port}']\n"
     )
@@ -38,6 +46,7 @@ def test_report_totals_equal_the_ground_truth_through_recycling(tmp_path):
         embedded = f"http://127.0.0.1:{metrics_port}/metrics"
         wait_until(lambda: scrape(embedded, attempts=3), 20, what="the embedded server")
         prometheus.wait_for_scrape_after(time.time())  # the zero before any work
+        started = time.time()
         pids: set[str] = set()
         for wave in WAVES:
             pids |= load(f"http://127.0.0.1:{app_port}/work", wave)
@@ -62,6 +71,33 @@ def test_report_totals_equal_the_ground_truth_through_recycling(tmp_path):
         assert data["time"]["operations"] == n
         assert data["efficiency"]["generation_attempts"] == n  # report schema 2
         assert data["cost"]["total_usd"] == pytest.approx(n * COST_USD, abs=1e-6)
+        # the load alone, the grid's inner instants from the live records
+        time.sleep(2.5)  # evaluations after the last scrape
+        ended = time.time() - 0.5
+        window = ["--start", f"{started:.3f}", "--end", f"{ended:.3f}"]
+        both = {}
+        for path, extra in (("records", []), ("raw", ["--no-records"])):
+            out = subprocess.run(
+                [tool("otel-perf"), "report", "--prometheus", prometheus.url, *window,
+                 "--format", "json", *extra],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert out.returncode == 0, out.stderr
+            both[path] = json.loads(out.stdout)
+        print({p: d["recorded_instants"] for p, d in both.items()})
+        # an inner instant takes the evaluation before it when that is after the previous
+        # cut: one per evaluation (every second) when the instants are closer than that
+        evaluations = int(ended - started) - 2
+        assert both["records"]["recorded_instants"] >= min(59, evaluations) > 3
+        assert both["raw"]["recorded_instants"] == 0
+        for d in both.values():
+            assert d["time"]["operations"] == n == d["errors"]["operations"]
+            assert sum(b["operations"] for b in d["errors"]["trend"]) == n
+            assert d["cost"]["total_usd"] == pytest.approx(n * COST_USD, abs=1e-6)
+        # the active period is found to a second either way (the searches' last steps
+        # are one second wide, at whole seconds or at the grid's own offsets)
+        spans = [d["observed"]["seconds"] for d in both.values()]
+        assert abs(spans[0] - spans[1]) <= 1.0 and min(spans) > 1.0
     finally:
         prometheus.stop()
         service.stop()
