@@ -11,8 +11,7 @@ load the tracing stack they do not need; ``import otel_perf`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # The seed's names (otel_perf.compat) are bound eagerly: ``stats`` is both one of them and
 # a submodule, and only an eager binding keeps ``otel_perf.stats`` the function.
@@ -24,6 +23,7 @@ from otel_perf.compat import (  # noqa: F401 - the seed's names, kept importable
     reset_stats,
     stats,
 )
+from otel_perf.lazy import lazy_names
 from otel_perf.version import __version__
 
 if TYPE_CHECKING:
@@ -91,17 +91,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'otel_perf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [
