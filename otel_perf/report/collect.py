@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from otel_perf.report.counters import after_restarts, counter_grid
+from otel_perf.report.counters import after_restarts, counter_grid, counter_sums
 from otel_perf.report.grid import SHORT_LOOK, Grid, dur, tagged
 from otel_perf.report.prometheus import PrometheusClient, Series
 from otel_perf.report.rawdata import (
@@ -80,7 +80,6 @@ def collect(
     ``records``: read the trend grid from the report's records where Prometheus has them."""
     g = Grid(client, window, project=project, scope=scope, records=records)
     w = dur(g.step)
-    by = "job, instance, operation, status"
     # The counter grids read a short look-back at each instant, not the whole bin: their
     # cost is series x instants x (SHORT_LOOK / scrape interval), whatever the range.
     # last_over_time, not the bare selector: a target that stopped leaves staleness
@@ -88,7 +87,7 @@ def collect(
     # read misses (a target not scraped just before an instant, one that stopped) are
     # put back from the start and end reads of the totals (trends.bin_increases).
     short = dur(g.grid_look)
-    grid_q = f"sum by ({by}) (last_over_time({g.sel(DUR_COUNT)}[{short}]))"
+    grid_q = counter_sums(g.sel(DUR_COUNT), short)
     # timeline exports: their count and seconds on one grid, so each bin's mean is of
     # the same exports (the counter grid's bins may be cut at record evaluations)
     export = {"operation": EXPORT_OPERATION, "status": "success"}
@@ -141,7 +140,7 @@ def collect(
     )  # fmt: skip
     # the reads the early ones do not cover first (the largest queries left), then the
     # activity edges (chains of short queries), then the early reads' tagging
-    groups = sorted(read_groups(g, targets), key=lambda group: covered(group, early))
+    groups = sorted(read_groups(g, targets), key=lambda group: covered(group, early) is not None)
     gen_extent, extent, found, *answers = client.run_all(
         [lambda: activity_extent(g, grid, targets, True),
          lambda: activity_extent(g, grid, targets, False),

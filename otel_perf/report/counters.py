@@ -40,6 +40,18 @@ GRID_BY: Final = ("job", "instance", "operation", "status")
 RECORD_INSTANTS: Final = 8
 
 
+def counter_sums(sel: str, window: str, at: float | None = None) -> str:
+    """The per-target sums (``GRID_BY``) of the last values of ``sel`` in ``window`` (a
+    PromQL duration, or a ``{w}`` placeholder) before ``at`` (the query's time: None)."""
+    when = "" if at is None else f" @ {at:.3f}"
+    return f"sum by ({', '.join(GRID_BY)}) (last_over_time({sel}[{window}]{when}))"
+
+
+def grid_key(labels: dict[str, str]) -> tuple[str, ...]:
+    """A grid series' identity: its ``GRID_BY`` label values."""
+    return tuple(labels.get(k, "") for k in GRID_BY)
+
+
 def records_apply(g: Grid) -> bool:
     """The report's records hold this report's scope: no project, no matcher on a label
     the record sums away (and ``--no-records`` was not given)."""
@@ -57,13 +69,11 @@ def record_selector(g: Grid, extra: Sequence[str] = ()) -> str:
 def counter_grid(g: Grid) -> list[Series]:
     """The grid's series, one per (target, operation, status), with a point at each cut
     (``g.cuts``: ``g.times`` with the inner instants moved onto record evaluations)."""
-    look = ms(g.grid_look)
-    by = ", ".join(GRID_BY)
+    look = f"{ms(g.grid_look)}ms"
     times = g.times
 
     def raw(at: float) -> tuple[float, list[Sample]]:
-        expr = f"sum by ({by}) (last_over_time({g.sel(DUR_COUNT)}[{look}ms] @ {at:.3f}))"
-        return at, g.client.query(expr, at=at)
+        return at, g.client.query(counter_sums(g.sel(DUR_COUNT), look, at), at=at)
 
     def recorded(ats: list[float]) -> list[tuple[float | None, list[Sample]]]:
         # a few instants per query: each reads about a hundred record series, so the
@@ -71,8 +81,8 @@ def counter_grid(g: Grid) -> list[Series]:
         sel = record_selector(g)
         parts = []
         for k, at in enumerate(ats):
-            parts.append((f"i{k}", f"sum by ({by}) (last_over_time({sel}[{look}ms] @ {at:.3f}))"))
-            parts.append((f"i{k}", f"last_over_time({REPORT_EVALUATED}[{look}ms] @ {at:.3f})"))
+            parts.append((f"i{k}", counter_sums(sel, look, at)))
+            parts.append((f"i{k}", f"last_over_time({REPORT_EVALUATED}[{look}] @ {at:.3f})"))
         rows = g.client.query(tagged(*parts), at=ats[-1])
         out = []
         for k, at in enumerate(ats):
@@ -118,7 +128,7 @@ def counter_grid(g: Grid) -> list[Series]:
     points: dict[tuple[str, ...], list[tuple[float, float]]] = defaultdict(list)
     for at, rows in reads:
         for row in rows:
-            points[tuple(row.labels.get(k, "") for k in GRID_BY)].append((at, row.value))
+            points[grid_key(row.labels)].append((at, row.value))
     return [
         scrubbed_series(Series(dict(zip(GRID_BY, key, strict=True)), p))
         for key, p in points.items()
@@ -149,25 +159,21 @@ def after_restarts(g: Grid, grid: list[Series], targets: list[TargetInfo]) -> li
                 wanted.append((t, cut, min(since)))
     if not wanted:
         return grid
-    by = ", ".join(GRID_BY)
 
     def read(t: TargetInfo, cut: float, since: float) -> list[Sample]:
         sel = g.sel(DUR_COUNT, extra=t.matchers())
-        expr = f"sum by ({by}) (last_over_time({sel}[{ms(since)}ms] @ {cut:.3f}))"
-        return g.client.query(expr, at=cut)
+        return g.client.query(counter_sums(sel, f"{ms(since)}ms", cut), at=cut)
 
     answers = g.client.run_all([partial(read, *w) for w in wanted])
     points: dict[tuple[str, ...], list[tuple[float, float]]] = {
-        tuple(s.labels.get(k, "") for k in GRID_BY): list(s.points) for s in grid
+        grid_key(s.labels): list(s.points) for s in grid
     }
     for (t, cut, _), rows in zip(wanted, answers, strict=True):
         for key, series_points in points.items():
             if key[:2] == t.key:
                 series_points[:] = [(at, v) for at, v in series_points if abs(at - cut) >= 1e-3]
         for row in map(scrubbed, rows):
-            points.setdefault(tuple(row.labels.get(k, "") for k in GRID_BY), []).append(
-                (cut, row.value)
-            )
+            points.setdefault(grid_key(row.labels), []).append((cut, row.value))
     return [
         Series(dict(zip(GRID_BY, key, strict=True)), sorted(p)) for key, p in points.items() if p
     ]

@@ -148,8 +148,8 @@ class PrometheusClient:
             if len(self._ranges) >= _MEMO_LIMIT:
                 self._ranges.clear()
             known = self._ranges.get(key)
-            pending: Future[list[Series]] = Future()
             if known is None:
+                pending: Future[list[Series]] = Future()
                 self._ranges[key] = pending
         if known is not None:
             return known.result()

@@ -94,9 +94,12 @@ def early_read(g: Grid, at: float) -> Early:
     return Early(at, look, _collapse(g.client.query(" or ".join(parts), at=at)))
 
 
-def covered(reads: list[Read], early: Sequence[Early]) -> bool:
-    """An ``early`` read holds these reads' rows (same instant and look-back)."""
-    return any(all(r.ms and abs(r.at - e.at) < 1e-6 and r.ms == e.ms for r in reads) for e in early)
+def covered(reads: list[Read], early: Sequence[Early]) -> Early | None:
+    """The ``early`` read that holds these reads' rows (same instant and look-back)."""
+    for e in early:
+        if all(r.ms and abs(r.at - e.at) < 1e-6 and r.ms == e.ms for r in reads):
+            return e
+    return None
 
 
 def read_all(g: Grid, reads: list[Read], early: Sequence[Early] = ()) -> dict[str, list[Row]]:
@@ -106,9 +109,9 @@ def read_all(g: Grid, reads: list[Read], early: Sequence[Early] = ()) -> dict[st
     if not all(r.ms for r in reads):
         return _scan_all(g, reads)
     tags = {read.target.key: read.tag for read in reads}
-    for e in early:
-        if all(abs(r.at - e.at) < 1e-6 and r.ms == e.ms for r in reads):
-            return _tagged(e.sums, tags)
+    done = covered(reads, early)
+    if done is not None:
+        return _tagged(done.sums, tags)
     # One selector per target (and per project split) matching every window metric by
     # name: Prometheus looks each series up once. last_over_time keeps ``__name__``;
     # the sums by each metric's labels are taken here (a chain of 28 summed and

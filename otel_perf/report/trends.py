@@ -13,7 +13,7 @@ from typing import Final
 from otel_perf.monitoring.promql import alternatives
 from otel_perf.monitoring.records import REPORT_EVALUATED
 from otel_perf.report import promql
-from otel_perf.report.counters import record_selector
+from otel_perf.report.counters import GRID_BY, counter_sums, grid_key, record_selector
 from otel_perf.report.facts import kind_of
 from otel_perf.report.grid import GRID_BINS, SHORT_LOOK, Grid, dur, ms, scrub_value, scrubbed_series
 from otel_perf.report.prometheus import Series
@@ -36,26 +36,23 @@ def activity_extent(
 ) -> Extent | None:
     """First and last new generation (``generations``) or operation of any kind in the
     range, to a second; ``None`` when nothing happened."""
-    series = [
-        s for s in grid if not generations or kind_of(s.labels.get("operation", "")) == "generation"
-    ]
-    bins = active_bins(series, g.cuts)
-    if not bins:
-        return None
     # Both searches (generations, any operation) send the same queries over all series
     # and keep their own here, so they share the steps they have in common (the client
     # sends a repeated range query once).
     keep = _is_generation if generations else _any
+    series = [s for s in grid if keep(s)]
+    bins = active_bins(series, g.cuts)
+    if not bins:
+        return None
 
     def raw(extra: tuple[str, ...] = ()) -> str:
         # {w}: each refinement step puts its own bin width here
-        sel = g.sel(DUR_COUNT, extra=extra)
-        return f"sum by ({_BY}) (last_over_time({sel}[{{w}}]))"
+        return counter_sums(g.sel(DUR_COUNT, extra=extra), "{w}")
 
     recorded = None
     if g.recorded_instants:
         recorded = (
-            f"sum by ({_BY}) (last_over_time({record_selector(g)}[{{w}}]))"
+            f"{counter_sums(record_selector(g), '{w}')}"
             f" or last_over_time({REPORT_EVALUATED}[{{w}}])"
         )
     # the two edges are independent chains of short queries: side by side
@@ -75,9 +72,7 @@ def _any(s: Series) -> bool:
     return True
 
 
-_BY: Final = "job, instance, operation, status"
-_SPLIT: Final = ("job", "instance", "operation", "status")
-#: One per-target sum's labels (``_SPLIT``, scrubbed) -> its value at some instant.
+#: One per-target sum's labels (``GRID_BY``, scrubbed) -> its value at some instant.
 Values = dict[tuple[str, ...], float]
 
 
@@ -209,7 +204,7 @@ def _recorded_spans(
 
 
 def _key(s: Series) -> tuple[str, ...]:
-    return tuple(scrub_value(s.labels.get(k, "")) for k in _SPLIT)
+    return tuple(map(scrub_value, grid_key(s.labels)))
 
 
 def _values_at(series: list[Series], at: float) -> Values:
@@ -244,7 +239,7 @@ def _with_base(s: Series, instants: list[float], base: Values, *, replace: bool 
 def _matching(series: list[Series]) -> tuple[str, ...]:
     """Matchers selecting (at least) the raw series summed into ``series``."""
     out = []
-    for label in _SPLIT:
+    for label in GRID_BY:
         values = sorted({s.labels.get(label, "") for s in series})
         out.append(f"{label}=~{promql.quote(alternatives([re.escape(v) for v in values]))}")
     return tuple(out)
